@@ -1,0 +1,1 @@
+"""posekit.vis"""
