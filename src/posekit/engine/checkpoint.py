@@ -1,0 +1,58 @@
+"""Checkpoints: written atomically, read with weights_only=True, checked against the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from posekit.core.errors import CheckpointError
+from posekit.core.io import atomic_path
+
+
+def save_checkpoint(path: str | Path, **payload) -> None:
+    """Write a dict of tensors/plain data; a crash mid-write leaves the old file intact."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist: check the path")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}): "
+                              f"it is corrupt or not a torch checkpoint") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"checkpoint {path} is not a dict of weights: save a state_dict")
+    return ckpt
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, model_name: str | None = None) -> dict:
+    """Load a posekit checkpoint (or a bare state_dict) strictly into `model`.
+
+    A checkpoint made for another model, or for another keypoint count, is refused with a message
+    that says which, instead of loading partially.
+    """
+    ckpt = read_checkpoint(path)
+    state = ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
+    saved_name = ckpt.get("model")
+    if model_name and saved_name and saved_name != model_name:
+        raise CheckpointError(f"checkpoint {path} holds '{saved_name}', not '{model_name}': "
+                              f"pass --model {saved_name} or the weights of {model_name}")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({len(missing)} missing keys e.g. "
+            f"{missing[:2]}, {len(unexpected)} unexpected e.g. {unexpected[:2]}): it was made for another model")
+    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        k, got, want = wrong[0]
+        raise CheckpointError(f"checkpoint {path} has {len(wrong)} tensors of the wrong shape (e.g. {k}: "
+                              f"{got} vs {want}): it was trained with another keypoint count or width")
+    model.load_state_dict(state, strict=True)
+    return ckpt

@@ -1,0 +1,216 @@
+"""One training loop for every model family.
+
+The model supplies `forward` and `loss` (named terms, summed here); a task (see `engine.tasks`)
+supplies the training batches and the validation metric for the model's paradigm. The Trainer owns
+everything else: optimiser and schedule, EMA, AMP, gradient clipping, progress, the metrics log and
+its curves, atomic best/last checkpoints, and exact resume at epoch boundaries.
+
+Augmentation draws its randomness from (seed, epoch, sample index), never from global state, so an
+epoch's batches are the same whether it runs straight through or after a resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from posekit.core.errors import CheckpointError
+from posekit.engine.checkpoint import read_checkpoint, save_checkpoint
+from posekit.engine.curves import plot_curves
+from posekit.engine.ema import ModelEMA
+from posekit.engine.recipe import Recipe
+from posekit.models import create_model
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+    """AdamW or SGD; norm weights and biases get no weight decay (MMPose's paramwise_cfg)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if cfg.no_decay_norm_bias and (p.ndim <= 1 or name.endswith(".bias")) else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    from posekit.core.errors import ConfigError
+    raise ConfigError(f"unknown optimizer '{cfg.name}': use adamw or sgd")
+
+
+def lr_factor(step: int, total: int, cfg) -> float:
+    """Linear warm-up from `warmup_start_factor`, then cosine down to `min_lr_ratio`."""
+    if step < cfg.warmup_iters:
+        return cfg.warmup_start_factor + (1 - cfg.warmup_start_factor) * step / max(cfg.warmup_iters, 1)
+    progress = min((step - cfg.warmup_iters) / max(total - cfg.warmup_iters, 1), 1.0)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, resume: bool = False, quiet: bool = False):
+        from posekit.engine.tasks import build_task
+
+        self.recipe = recipe
+        self.quiet = quiet
+        self.out = Path(recipe.out or f"runs/{recipe.model}")
+        self.device = resolve_device(recipe.device)
+        seed_everything(recipe.seed)
+        self.model = create_model(recipe.model, **recipe.model_args).to(self.device)
+        self.task = build_task(self.model, recipe)
+        self.optimizer = build_optimizer(self.model, recipe.optimizer)
+        self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
+        self.use_amp = recipe.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.epoch, self.step, self.best = 0, 0, -math.inf
+        self.records: list[dict] = []
+        self.started = time.monotonic()
+        if resume:
+            self._resume()
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _payload(self) -> dict:
+        return {
+            "model": self.recipe.model, "config": self.recipe.to_dict(), "epoch": self.epoch,
+            "step": self.step, "best": self.best, "state_dict": self.model.state_dict(),
+            "ema_state_dict": self.ema.module.state_dict() if self.ema else None,
+            "ema_steps": self.ema.steps if self.ema else 0,
+            "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        ckpt = read_checkpoint(path)
+        if ckpt.get("model") != self.recipe.model:
+            raise CheckpointError(f"{path} was trained as '{ckpt.get('model')}', not '{self.recipe.model}': "
+                                  f"point --set out=... at that model's run directory")
+        self.model.load_state_dict(ckpt["state_dict"])
+        if self.ema and ckpt.get("ema_state_dict") is not None:
+            self.ema.module.load_state_dict(ckpt["ema_state_dict"])
+            self.ema.steps = ckpt["ema_steps"]
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.step, self.best = ckpt["epoch"], ckpt["step"], ckpt["best"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        log = self.out / "metrics.jsonl"
+        if log.is_file():
+            self.records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+    def save(self, name: str) -> Path:
+        path = self.out / name
+        save_checkpoint(path, **self._payload())
+        return path
+
+    # ---- loop --------------------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        return self.recipe.epochs * self.steps_per_epoch
+
+    def _out_of_time(self) -> bool:
+        budget = self.recipe.time_budget_min
+        return budget > 0 and time.monotonic() - self.started > budget * 60
+
+    def fit(self) -> dict:
+        self.out.mkdir(parents=True, exist_ok=True)
+        loader_for_epoch = self.task.train_loader
+        self.steps_per_epoch = len(loader_for_epoch(0))
+        metrics: dict = {}
+        while self.epoch < self.recipe.epochs and not self._out_of_time():
+            self._train_epoch(loader_for_epoch(self.epoch))
+            self.epoch += 1
+            last_epoch = self.epoch == self.recipe.epochs or self._out_of_time()
+            if self.task.can_evaluate and (self.epoch % self.recipe.val_interval == 0 or last_epoch):
+                metrics = self.validate()
+                if metrics.get(self.task.primary_metric, -math.inf) > self.best:
+                    self.best = metrics[self.task.primary_metric]
+                    self.save("best.pt")
+            self.save("last.pt")
+            plot_curves(self.records, self.out / "curves.png")
+        return metrics
+
+    def _train_epoch(self, loader) -> None:
+        self.model.train()
+        totals: dict[str, float] = {}
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.recipe.epochs}", disable=self.quiet,
+                   dynamic_ncols=True, leave=False)
+        for i, (images, targets) in enumerate(bar):
+            losses = self.train_step(images, targets)
+            for k, v in losses.items():
+                totals[k] = totals.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+            if self._out_of_time():
+                break
+        n = max(i + 1, 1)
+        self._log({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
+                   "lr": self.optimizer.param_groups[0]["lr"], "time_s": round(time.monotonic() - self.started, 1),
+                   **{k: v / n for k, v in totals.items()}})
+
+    def train_step(self, images: torch.Tensor, targets) -> dict[str, float]:
+        factor = lr_factor(self.step, self.total_steps, self.recipe.schedule)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.recipe.optimizer.lr * factor
+        images = images.to(self.device, non_blocking=True)
+        targets = _to_device(targets, self.device)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            terms = self.model.loss(self.model(images), targets)
+        loss = sum(terms.values())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {self.step}: lower the learning "
+                                     f"rate or enable clip_grad")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.recipe.clip_grad > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema:
+            self.ema.update(self.model)
+        self.step += 1
+        return {k: float(v.detach()) for k, v in terms.items()} | {"loss": float(loss.detach())}
+
+    def eval_model(self) -> torch.nn.Module:
+        return (self.ema.module if self.ema else self.model).eval()
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        metrics = self.task.evaluate(self.eval_model(), self.device)
+        self._log({"kind": "val", "epoch": self.epoch, "step": self.step,
+                   **{f"val/{k}": v for k, v in metrics.items()}})
+        if not self.quiet:
+            print(f"epoch {self.epoch}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+        return metrics
+
+    def _log(self, record: dict) -> None:
+        self.records.append(record)
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _to_device(targets, device):
+    if isinstance(targets, torch.Tensor):
+        return targets.to(device, non_blocking=True)
+    if isinstance(targets, dict):
+        return {k: _to_device(v, device) for k, v in targets.items()}
+    if isinstance(targets, (list, tuple)):
+        return type(targets)(_to_device(v, device) for v in targets)
+    return targets
