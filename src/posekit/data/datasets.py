@@ -1,0 +1,183 @@
+"""Training datasets over a COCO-format directory (`annotations.json` + `images/`).
+
+Randomness comes from (seed, epoch, index) only, so a sample is the same in any worker and after
+a resume. Images are decoded once and kept in memory when the set is small enough.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from posekit.core.errors import InputError
+from posekit.core.geometry import xywh_to_xyxy
+from posekit.core.skeleton import Skeleton
+from posekit.data import transforms as T
+from posekit.data.coco import CocoKeypoints, load_coco
+from posekit.data.images import read_image
+
+CACHE_LIMIT_BYTES = 3 << 30
+
+
+def find_annotations(root: str | Path) -> Path:
+    root = Path(root)
+    path = root if root.suffix == ".json" else root / "annotations.json"
+    if not path.is_file():
+        raise InputError(f"no annotations at {path}: pass a directory with annotations.json and images/ "
+                         f"(make one with `posekit data synth`)")
+    return path
+
+
+def image_path(ann_file: Path, image: dict) -> Path:
+    base = ann_file.parent / "images"
+    return base / image["file_name"] if base.is_dir() else ann_file.parent / image["file_name"]
+
+
+class _ImageStore:
+    """Decoded images by index, cached in memory below CACHE_LIMIT_BYTES."""
+
+    def __init__(self, paths: list[Path], sizes: list[tuple[int, int]]):
+        self.paths = paths
+        self.cache = {} if sum(h * w * 3 for h, w in sizes) < CACHE_LIMIT_BYTES else None
+
+    def __call__(self, i: int) -> np.ndarray:
+        if self.cache is None:
+            return read_image(self.paths[i])
+        if i not in self.cache:
+            self.cache[i] = read_image(self.paths[i])
+        return self.cache[i]
+
+
+class CocoDirectory:
+    """A COCO keypoint directory: annotations as arrays plus lazy, cached image decoding."""
+
+    def __init__(self, root: str | Path, num_keypoints: int | None = None):
+        self.ann_file = find_annotations(root)
+        self.coco: CocoKeypoints = load_coco(self.ann_file, num_keypoints)
+        self.image_index = {int(im["id"]): i for i, im in enumerate(self.coco.images)}
+        paths = [image_path(self.ann_file, im) for im in self.coco.images]
+        self.read = _ImageStore(paths, [(im.get("height", 640), im.get("width", 640)) for im in self.coco.images])
+
+
+class TopDownDataset(torch.utils.data.Dataset):
+    """One sample per labelled person: the affine crop around its padded box.
+
+    Returns (crop (3,H,W) float32 RGB 0-255, {"keypoints": (K,2) crop pixels, "keypoint_weights": (K,)}).
+    Crowd regions, people without labelled keypoints and empty boxes are skipped (MMPose's rule).
+    """
+
+    def __init__(self, data: CocoDirectory, input_size: tuple[int, int], skeleton: Skeleton,
+                 augment=None, seed: int = 0):
+        self.data, self.input_size, self.skeleton, self.augment, self.seed = data, input_size, skeleton, augment, seed
+        coco = data.coco
+        if coco.num_keypoints_per_person != skeleton.num_keypoints:
+            raise InputError(f"{data.ann_file} has {coco.num_keypoints_per_person} keypoints per person but the "
+                             f"model expects {skeleton.num_keypoints}: pick the matching skeleton/model")
+        usable = ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
+        self.rows = np.flatnonzero(usable)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        coco = self.data.coco
+        row = self.rows[i]
+        image = self.data.read(self.data.image_index[int(coco.ann_image_ids[row])])
+        h_in, w_in = self.input_size
+        box = xywh_to_xyxy(coco.bboxes[row:row + 1])
+        center, scale = T.box_to_center_scale(box, aspect_ratio=w_in / h_in)
+        keypoints = coco.keypoints[row:row + 1, :, :2]
+        visible = coco.keypoints[row:row + 1, :, 2] > 0
+        rotation = np.zeros(1)
+        aug = self.augment
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        if aug is not None:
+            if rng.random() < aug.flip:
+                image = image[:, ::-1]
+                keypoints, visible = T.flip_keypoints(keypoints, visible, image.shape[1], self.skeleton.flip_indices)
+                center = T.flip_points(center, image.shape[1])
+            center, scale, rotation = T.random_box_transform(
+                rng, center, scale, shift=aug.shift, scale_range=tuple(aug.scale), rotation=aug.rotate,
+                rotation_prob=aug.rotate_prob)
+        M = T.warp_matrix(center, scale, rotation, (w_in, h_in))[0]
+        crop = cv2.warpAffine(np.ascontiguousarray(image), M, (w_in, h_in), flags=cv2.INTER_LINEAR)
+        if aug is not None and any(aug.hsv):
+            crop = T.hsv_jitter(rng, crop, *aug.hsv)
+        kpts = T.apply_affine(keypoints[0], M)  # (K, 2)
+        inside = (kpts >= 0).all(-1) & (kpts[:, 0] <= w_in - 1) & (kpts[:, 1] <= h_in - 1)
+        weights = (visible[0] & inside).astype(np.float32)
+        return (torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float(),
+                {"keypoints": torch.from_numpy(kpts.astype(np.float32)), "keypoint_weights": torch.from_numpy(weights)})
+
+
+class DetectionDataset(torch.utils.data.Dataset):
+    """Whole images for detectors and one-stage models, letterboxed to a square `size`.
+
+    Returns (image (3,S,S) float32 RGB 0-255, targets) with targets per person: boxes (M,4) xyxy,
+    keypoints (M,K,2), visible (M,K), areas (M,), all in input pixels; `collate_people` pads them.
+    Augmentation: random scale and translation, flip with flip pairs, HSV.
+    """
+
+    def __init__(self, data: CocoDirectory, size: int, skeleton: Skeleton, augment=None, seed: int = 0):
+        self.data, self.size, self.skeleton, self.augment, self.seed = data, size, skeleton, augment, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.data.coco.images)
+
+    def __getitem__(self, i: int):
+        coco = self.data.coco
+        image = self.data.read(i)
+        rows = coco.annotation_rows(int(coco.images[i]["id"]))
+        rows = rows[~coco.iscrowd[rows] & (coco.bboxes[rows, 2] > 1) & (coco.bboxes[rows, 3] > 1)]
+        keypoints = coco.keypoints[rows]
+        boxes = xywh_to_xyxy(coco.bboxes[rows])
+        areas = coco.areas[rows]
+        _, M = T.letterbox(image, self.size)
+        aug = self.augment
+        if aug is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+            if rng.random() < aug.flip:
+                image, keypoints, boxes = T.hflip(image, keypoints, boxes, self.skeleton.flip_indices)
+            s = rng.uniform(*aug.scale)
+            shift = rng.uniform(-0.1, 0.1, 2) * self.size
+            jitter = np.array([[s, 0, (1 - s) * self.size / 2 + shift[0]], [0, s, (1 - s) * self.size / 2 + shift[1]]])
+            M = jitter @ np.vstack([M, [0, 0, 1]])
+            areas = areas * s * s
+        warped = T.warp_image(image, M, self.size)
+        if aug is not None and any(aug.hsv):
+            warped = T.hsv_jitter(rng, warped, *aug.hsv)
+        keypoints, boxes = T.transform_annotations(keypoints, boxes, M, self.size)
+        if aug is None:
+            areas = areas * np.abs(np.linalg.det(M[:, :2]))
+        keep = ((boxes[:, 2] - boxes[:, 0]) > 2) & ((boxes[:, 3] - boxes[:, 1]) > 2)
+        targets = {"boxes": boxes[keep], "keypoints": keypoints[keep, :, :2], "visible": keypoints[keep, :, 2],
+                   "areas": areas[keep]}
+        return (torch.from_numpy(np.ascontiguousarray(warped)).permute(2, 0, 1).float(),
+                {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in targets.items()})
+
+
+def collate_people(batch):
+    """Stack images; pad per-person targets to the most people in the batch, with a `mask`."""
+    images = torch.stack([b[0] for b in batch])
+    most = max([len(b[1]["boxes"]) for b in batch] + [1])
+    targets = {}
+    for key in batch[0][1]:
+        first = batch[0][1][key]
+        padded = first.new_zeros((len(batch), most) + tuple(first.shape[1:]))
+        for j, (_, t) in enumerate(batch):
+            padded[j, :len(t[key])] = t[key]
+        targets[key] = padded
+    counts = torch.tensor([len(b[1]["boxes"]) for b in batch])
+    targets["mask"] = torch.arange(most)[None] < counts[:, None]
+    return images, targets
