@@ -49,7 +49,7 @@ class Poses:
         """COCO results entries: keypoints as a flat [x, y, score] * K list, bbox as xywh."""
         kpts = np.concatenate([self.keypoints, self.keypoint_scores[..., None]], axis=-1)
         xywh = np.concatenate([self.boxes[:, :2], self.boxes[:, 2:] - self.boxes[:, :2]], axis=-1)
-        flat = np.round(kpts.reshape(len(self), -1).astype(np.float64), 3).tolist()
+        flat = np.round(kpts.reshape(len(self), 3 * self.skeleton.num_keypoints).astype(np.float64), 3).tolist()
         boxes = np.round(xywh.astype(np.float64), 3).tolist()
         return [{"image_id": int(image_id), "category_id": int(category_id), "keypoints": kp,
                  "score": float(s), "bbox": b} for kp, s, b in zip(flat, self.scores.tolist(), boxes)]

@@ -136,7 +136,8 @@ def load_skeleton(path: str | Path) -> Skeleton:
     except FileNotFoundError:
         raise ConfigError(f"skeleton file {path} does not exist: check the path") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"skeleton file {path} is not valid YAML ({e}): fix its syntax") from None
+        reason = " ".join(str(e).split())  # YAML errors span lines; messages are one line
+        raise ConfigError(f"skeleton file {path} is not valid YAML ({reason}): fix its syntax") from None
     if not isinstance(spec, dict):
         raise ConfigError(f"skeleton file {path} must be a mapping with 'keypoints', 'flip_pairs', "
                           f"'sigmas' and 'links'")
