@@ -129,12 +129,14 @@ class Trainer:
         budget = self.recipe.time_budget_min
         return budget > 0 and time.monotonic() - self.started > budget * 60
 
-    def fit(self) -> dict:
+    def fit(self, until_epoch: int | None = None) -> dict:
+        """Train to the recipe's last epoch (or `until_epoch`, as if interrupted there)."""
         self.out.mkdir(parents=True, exist_ok=True)
         loader_for_epoch = self.task.train_loader
         self.steps_per_epoch = len(loader_for_epoch(0))
         metrics: dict = {}
-        while self.epoch < self.recipe.epochs and not self._out_of_time():
+        end = min(self.recipe.epochs, until_epoch or self.recipe.epochs)
+        while self.epoch < end and not self._out_of_time():
             self._train_epoch(loader_for_epoch(self.epoch))
             self.epoch += 1
             last_epoch = self.epoch == self.recipe.epochs or self._out_of_time()
