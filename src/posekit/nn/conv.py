@@ -1,0 +1,77 @@
+"""Conv -> BatchNorm -> activation, named as mmcv names them so official state dicts load by key.
+
+    ConvModule(64, 128, 3, stride=2)                   # keys: conv.weight, bn.{weight,bias,running_*}
+    ConvModule(64, 17, 1, norm=False, act=None)        # a plain conv with bias
+    DepthwiseSeparableConvModule(64, 128, 5)           # depthwise_conv.{conv,bn}, pointwise_conv.{conv,bn}
+
+Every block that builds convs (CSP layers, necks, heads) forwards `**conv_kwargs`
+(`act`, `bn_eps`, `bn_momentum`) to these two classes, so a family sets its norm/activation once.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from posekit.core.errors import ConfigError
+
+ACTIVATIONS = {
+    "silu": nn.SiLU,     # mmcv's Swish is the same function
+    "swish": nn.SiLU,
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "gelu": nn.GELU,
+    "hardsigmoid": nn.Hardsigmoid,
+    "sigmoid": nn.Sigmoid,
+}
+
+
+def make_activation(act: str | nn.Module | None) -> nn.Module:
+    """'silu' | 'relu' | ... | an nn.Module | None (identity) -> a module."""
+    if act is None:
+        return nn.Identity()
+    if isinstance(act, nn.Module):
+        return act
+    if act not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation '{act}': use one of {sorted(ACTIVATIONS)} or None")
+    return ACTIVATIONS[act]()
+
+
+class ConvModule(nn.Module):
+    """Conv2d -> BatchNorm2d -> activation (mmcv `ConvModule` layout: children `conv`, `bn`, `act`).
+
+    The conv has a bias only when no norm follows it (mmcv's bias='auto'), unless `bias` says otherwise.
+    padding defaults to kernel_size // 2 ('same' for odd kernels at stride 1).
+    x (B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1,
+                 padding: int | None = None, dilation: int = 1, groups: int = 1, bias: bool | None = None,
+                 norm: bool = True, act: str | nn.Module | None = "silu",
+                 bn_eps: float = 1e-5, bn_momentum: float = 0.1):
+        super().__init__()
+        if padding is None:
+            padding = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                              bias=not norm if bias is None else bias)
+        self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if norm else nn.Identity()
+        self.act = make_activation(act)
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class DepthwiseSeparableConvModule(nn.Module):
+    """Depthwise k x k ConvModule then pointwise 1 x 1 ConvModule, each with its own norm and activation.
+
+    x (B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 padding: int | None = None, dilation: int = 1, **conv_kwargs):
+        super().__init__()
+        self.depthwise_conv = ConvModule(in_channels, in_channels, kernel_size, stride, padding, dilation,
+                                         groups=in_channels, **conv_kwargs)
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, **conv_kwargs)
+
+    def forward(self, x):
+        return self.pointwise_conv(self.depthwise_conv(x))
