@@ -12,7 +12,7 @@ import sys
 
 from posekit.core.errors import PosekitError
 
-COMMANDS = ["data", "eval", "vis", "train", "models", "doctor"]
+COMMANDS = ["data", "eval", "vis", "train", "predict", "models", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ import torch
 from posekit.core.poses import Poses
 from posekit.data import transforms as T
 from posekit.data.images import as_rgb_image
-from posekit.engine.checkpoint import load_weights
+from posekit.engine.checkpoint import load_weights, read_checkpoint
 from posekit.engine.weights import resolve_weights
 from posekit.models import create_model
 
@@ -105,10 +105,18 @@ class TopDownPipeline:
 
 
 def build_model(name: str, weights: str | None = None, **overrides):
-    """A registered model, with weights (local path or URL) loaded strictly when given."""
+    """A registered model, with weights (local path or URL) loaded strictly when given.
+
+    A posekit checkpoint records the architecture overrides it was trained with (`model_args`, or
+    the recipe's), so a narrowed or resized variant rebuilds itself from its weights file.
+    """
+    path = resolve_weights(weights) if weights else None
+    if path is not None:
+        ckpt = read_checkpoint(path)
+        overrides = {**(ckpt.get("model_args") or (ckpt.get("config") or {}).get("model_args") or {}), **overrides}
     model = create_model(name, **overrides)
-    if weights:
-        load_weights(model, resolve_weights(weights), model_name=name)
+    if path is not None:
+        load_weights(model, path, model_name=name)
     return model.eval()
 
 

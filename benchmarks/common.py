@@ -1,0 +1,31 @@
+"""What every benchmark prints first: the machine and the command that produced the numbers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def header(title: str) -> dict:
+    info = machine()
+    print(f"# {title}")
+    print(f"# command: {' '.join(shlex.quote(a) for a in sys.argv)}")
+    print("# machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    return info
