@@ -122,7 +122,9 @@ class DetectionDataset(torch.utils.data.Dataset):
 
     Returns (image (3,S,S) float32 RGB 0-255, targets) with targets per person: boxes (M,4) xyxy,
     keypoints (M,K,2), visible (M,K), areas (M,), all in input pixels; `collate_people` pads them.
-    Augmentation: random scale and translation, flip with flip pairs, HSV.
+    Augmentation (when `augment` is given): a 4-image mosaic with probability `augment.mosaic`, a
+    random affine (scale `augment.scale`, shift `augment.translate`, rotation `augment.rotate` with
+    probability `rotate_prob`), flip with flip pairs, HSV. People left with boxes under 2 px are dropped.
     """
 
     def __init__(self, data: CocoDirectory, size: int, skeleton: Skeleton, augment=None, seed: int = 0):
@@ -135,31 +137,66 @@ class DetectionDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.data.coco.images)
 
-    def __getitem__(self, i: int):
+    def _people(self, i: int):
+        """Image i and its non-crowd people: keypoints (N,K,3), boxes (N,4) xyxy, areas (N,)."""
         coco = self.data.coco
-        image = self.data.read(i)
         rows = coco.annotation_rows(int(coco.images[i]["id"]))
         rows = rows[~coco.iscrowd[rows] & (coco.bboxes[rows, 2] > 1) & (coco.bboxes[rows, 3] > 1)]
-        keypoints = coco.keypoints[rows]
-        boxes = xywh_to_xyxy(coco.bboxes[rows])
-        areas = coco.areas[rows]
-        _, M = T.letterbox(image, self.size)
-        aug = self.augment
+        return self.data.read(i), coco.keypoints[rows], xywh_to_xyxy(coco.bboxes[rows]), coco.areas[rows]
+
+    def _mosaic(self, rng, i: int):
+        """Four letterbox-sized images around a random centre of a 2S x 2S canvas (Ultralytics)."""
+        s = self.size
+        canvas = np.full((2 * s, 2 * s, 3), 114, np.uint8)
+        xc, yc = rng.uniform(0.5 * s, 1.5 * s, 2).astype(int)
+        picks = [i] + list(rng.integers(0, len(self), 3))
+        parts = []
+        for corner, j in enumerate(picks):
+            image, kpts, boxes, areas = self._people(int(j))
+            r = s / max(image.shape[:2])
+            image = cv2.resize(image, (max(1, round(image.shape[1] * r)), max(1, round(image.shape[0] * r))))
+            h, w = image.shape[:2]
+            x0 = xc - w if corner in (0, 2) else xc  # where the resized image's top-left lands
+            y0 = yc - h if corner in (0, 1) else yc
+            region = np.array([max(x0, 0), max(y0, 0), min(x0 + w, 2 * s), min(y0 + h, 2 * s)])
+            canvas[region[1]:region[3], region[0]:region[2]] = \
+                image[region[1] - y0:region[3] - y0, region[0] - x0:region[2] - x0]
+            rx, ry = w / self.data.read(int(j)).shape[1], h / self.data.read(int(j)).shape[0]
+            M = np.array([[rx, 0, x0 + 0.5 * rx - 0.5], [0, ry, y0 + 0.5 * ry - 0.5]])  # cv2.resize's pixel centres
+            xy = T.apply_affine(kpts[..., :2], M)
+            inside = (xy >= region[:2]).all(-1) & (xy <= region[2:] - 1).all(-1) & (kpts[..., 2] > 0)
+            kpts = np.concatenate([np.where(inside[..., None], xy, 0), np.where(inside, kpts[..., 2], 0)[..., None]], -1)
+            boxes = np.clip(T.apply_affine(boxes.reshape(-1, 2, 2), M).reshape(-1, 4),
+                            np.tile(region[:2], 2), np.tile(region[2:] - 1, 2))
+            parts.append((kpts, boxes, areas * rx * ry))
+        kpts, boxes, areas = (np.concatenate(p) for p in zip(*parts))
+        return canvas, kpts, boxes, areas
+
+    def __getitem__(self, i: int):
+        aug, s = self.augment, self.size
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        mosaic = aug is not None and rng.random() < aug.mosaic
+        if mosaic:
+            image, keypoints, boxes, areas = self._mosaic(rng, i)
+        else:
+            image, keypoints, boxes, areas = self._people(i)
+        M = T.letterbox(image, s)[1] if not mosaic else None
         if aug is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
             if rng.random() < aug.flip:
                 image, keypoints, boxes = T.hflip(image, keypoints, boxes, self.skeleton.flip_indices)
-            s = rng.uniform(*aug.scale)
-            shift = rng.uniform(-0.1, 0.1, 2) * self.size
-            jitter = np.array([[s, 0, (1 - s) * self.size / 2 + shift[0]], [0, s, (1 - s) * self.size / 2 + shift[1]]])
-            M = jitter @ np.vstack([M, [0, 0, 1]])
-            areas = areas * s * s
-        warped = T.warp_image(image, M, self.size)
+            degrees = aug.rotate if rng.random() < aug.rotate_prob else 0.0
+            canvas = 2 * s if mosaic else s
+            jitter = T.random_affine_matrix(rng, s, degrees=degrees, translate=aug.translate, scale=0.0,
+                                            image_size=(canvas, canvas))
+            f, c = rng.uniform(*aug.scale), (s - 1) / 2
+            zoom = np.array([[f, 0, (1 - f) * c], [0, f, (1 - f) * c], [0, 0, 1]])  # about the output centre
+            M = (zoom @ np.vstack([jitter, [0, 0, 1]]))[:2] if mosaic else \
+                (zoom @ np.vstack([jitter, [0, 0, 1]]) @ np.vstack([M, [0, 0, 1]]))[:2]
+        warped = T.warp_image(image, M, s)
         if aug is not None and any(aug.hsv):
             warped = T.hsv_jitter(rng, warped, *aug.hsv)
-        keypoints, boxes = T.transform_annotations(keypoints, boxes, M, self.size)
-        if aug is None:
-            areas = areas * np.abs(np.linalg.det(M[:, :2]))
+        keypoints, boxes = T.transform_annotations(keypoints, boxes, M, s)
+        areas = areas * abs(np.linalg.det(M[:, :2]))
         keep = ((boxes[:, 2] - boxes[:, 0]) > 2) & ((boxes[:, 3] - boxes[:, 1]) > 2)
         targets = {"boxes": boxes[keep], "keypoints": keypoints[keep, :, :2], "visible": keypoints[keep, :, 2],
                    "areas": areas[keep]}

@@ -55,6 +55,8 @@ class AugmentConfig:
     rotate_prob: float = 0.6
     shift: float = 0.0
     hsv: tuple[float, float, float] = (0.015, 0.7, 0.4)
+    mosaic: float = 0.0            # whole-image models: probability of a 4-image mosaic
+    translate: float = 0.1         # whole-image models: random affine shift, fraction of the size
 
 
 @dataclass
