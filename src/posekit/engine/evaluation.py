@@ -41,6 +41,24 @@ def evaluate_topdown(model, data: CocoDirectory, device="cpu", detector=None, fl
 
 
 @torch.no_grad()
+def evaluate_onestage(model, data: CocoDirectory, device="cpu", batch_size: int = 8, dataset: str = "coco"):
+    """AP of a one-stage or end-to-end model on whole images."""
+    from posekit.engine.pipeline import OneStagePipeline
+    from posekit.eval import evaluate
+
+    was_training = model.training
+    pipe = OneStagePipeline(model, device=device)
+    coco = data.coco
+    results = []
+    for start in range(0, len(coco.images), batch_size):
+        indices = range(start, min(start + batch_size, len(coco.images)))
+        for i, poses in zip(indices, pipe.predict_many([data.read(i) for i in indices])):
+            results.extend(poses.to_coco(int(coco.images[i]["id"])))
+    model.train(was_training)
+    return evaluate(str(data.ann_file), results, dataset=dataset)
+
+
+@torch.no_grad()
 def evaluate_detector(model, data: CocoDirectory, device="cpu", batch_size: int = 16) -> dict:
     """Person-box AP and AP50 of a detector against the non-crowd ground-truth boxes."""
     from posekit.eval.boxes import box_ap

@@ -104,6 +104,31 @@ class TopDownPipeline:
         return poses
 
 
+class OneStagePipeline:
+    """One-stage and end-to-end models: the whole image in, every person out, in one pass."""
+
+    def __init__(self, model, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.for_inference().to(self.device)
+        self.skeleton = model.skeleton
+        self.timings: dict[str, float] = {}
+
+    @torch.no_grad()
+    def predict_many(self, images: list) -> list[Poses]:
+        timer = _Timer()
+        with timer.stage("pre"):
+            batch, metas = self.model.preprocess([as_rgb_image(im) for im in images])
+        with timer.stage("model"):
+            outputs = self.model(batch.to(self.device))
+        with timer.stage("post"):
+            poses = self.model.decode(outputs, metas)
+        self.timings = timer.timings
+        return poses
+
+    def __call__(self, image) -> Poses:
+        return self.predict_many([image])[0]
+
+
 def build_model(name: str, weights: str | None = None, **overrides):
     """A registered model, with weights (local path or URL) loaded strictly when given.
 
@@ -125,8 +150,15 @@ def load(model: str, weights: str | None = None, detector: str | None = None,
     """The Python entry point: a callable image -> Poses for any registered model."""
     pose_model = build_model(model, weights)
     det = build_model(detector, detector_weights) if detector else None
+    from posekit.core.errors import ConfigError
+
     if pose_model.paradigm == "top-down":
         return TopDownPipeline(pose_model, det, device=device, **options)
-    from posekit.core.errors import ConfigError
-    raise ConfigError(f"'{model}' is a {pose_model.paradigm} model; no pipeline is registered for that "
-                      f"paradigm yet")
+    if det is not None:
+        raise ConfigError(f"'{model}' is a {pose_model.paradigm} model and finds people itself: drop --detector")
+    if pose_model.paradigm in ("one-stage", "end-to-end"):
+        if options.get("flip_test"):
+            raise ConfigError(f"flip test is for top-down models; '{model}' does not use it: drop --flip-test")
+        return OneStagePipeline(pose_model, device=device)
+    raise ConfigError(f"'{model}' is a {pose_model.paradigm} model, which cannot turn images into poses "
+                      f"by itself: use it as --detector of a top-down model")

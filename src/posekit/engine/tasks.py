@@ -1,7 +1,8 @@
 """What the Trainer needs from a paradigm: training batches and a validation metric.
 
 TopDownTask trains pose models on person crops and validates with ground-truth boxes;
-DetectorTask trains person detectors on whole images and validates with box AP.
+DetectorTask trains person detectors on whole images and validates with box AP; OneStageTask
+trains whole-image pose models and validates with keypoint AP.
 """
 
 from __future__ import annotations
@@ -88,8 +89,18 @@ class DetectorTask(_Task):
         return evaluate_detector(model, self.val_data, device=device)
 
 
+class OneStageTask(DetectorTask):
+    """Whole-image pose models (one-stage, end-to-end): the detector's data, keypoint AP."""
+
+    def evaluate(self, model, device) -> dict:
+        from posekit.engine.evaluation import evaluate_onestage
+
+        return evaluate_onestage(model, self.val_data, device=device).stats
+
+
 def build_task(model, recipe: Recipe):
-    tasks = {"top-down": TopDownTask, "detector": DetectorTask}
+    tasks = {"top-down": TopDownTask, "detector": DetectorTask, "one-stage": OneStageTask,
+             "end-to-end": OneStageTask}
     if model.paradigm not in tasks:
         raise ConfigError(f"training {model.paradigm} models is not supported yet")
     return tasks[model.paradigm](model, recipe)
