@@ -40,13 +40,13 @@ def seconds_per_step(recipe, steps: int = 6) -> float:
     return sorted(times[1:])[len(times[1:]) // 2]
 
 
-def train_within(recipe_path: Path, budget_min: float, out: Path):
+def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]):
     from posekit.engine.recipe import load_recipe
     from posekit.engine.tasks import build_task
     from posekit.engine.trainer import Trainer
     from posekit.models import create_model
 
-    recipe = load_recipe(recipe_path, [f"out={out}"])
+    recipe = load_recipe(recipe_path, [f"out={out}"] + overrides)
     d = recipe.data
     from posekit.engine.tasks import ensure_synthetic
     ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
@@ -79,13 +79,16 @@ def main() -> None:
     parser.add_argument("--det-budget-min", type=float, default=20.0)
     parser.add_argument("--out", default="runs/bench_topdown")
     parser.add_argument("--export", action="store_true")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="recipe overrides for both models, e.g. data.synth_images=100 (smoke runs)")
     args = parser.parse_args()
     info = header("synthetic benchmark: RTMPose-t + RTMDet-nano trained on CPU")
     out = Path(args.out)
 
-    pose, pose_s = train_within(ROOT / "configs/synth/rtmpose-t.yaml", args.pose_budget_min, out / "rtmpose-t")
+    pose, pose_s = train_within(ROOT / "configs/synth/rtmpose-t.yaml", args.pose_budget_min, out / "rtmpose-t",
+                                args.set)
     det, det_s = train_within(ROOT / "configs/synth/rtmdet-person-nano.yaml", args.det_budget_min,
-                              out / "rtmdet-person-nano")
+                              out / "rtmdet-person-nano", args.set)
 
     from posekit.engine.evaluation import evaluate_detector, evaluate_topdown
 
