@@ -84,10 +84,12 @@ class RTMCCBlock(nn.Module):
             self.res_scale = Scale(in_token_dims)
         nn.init.xavier_uniform_(self.uv.weight)
 
-    def forward(self, x):
+    def forward(self, x, pos_enc=None):
+        """pos_enc: optional (N, s) added to both queries and keys (mmpose GAUEncoder's pos_enc='add')."""
         uv = self.act(self.uv(self.ln(x)))                                # (B, N, 2e + s)
         u, v, base = torch.split(uv, [self.e, self.e, self.s], dim=-1)
-        q, k = torch.unbind(base.unsqueeze(2) * self.gamma + self.beta, dim=2)  # (B, N, s) each
+        beta = self.beta if pos_enc is None else self.beta + pos_enc[:, None, :]  # (2, s) or (N, 2, s)
+        q, k = torch.unbind(base.unsqueeze(2) * self.gamma + beta, dim=2)  # (B, N, s) each
         kernel = F.relu(torch.bmm(q, k.transpose(1, 2)) / math.sqrt(self.s)).square()  # (B, N, N)
         out = self.o(u * torch.bmm(self.dropout(kernel), v))               # (B, N, out_token_dims)
         out = drop_path(out, self.drop_path_rate, self.training)
