@@ -47,7 +47,7 @@ def evaluate_onestage(model, data: CocoDirectory, device="cpu", batch_size: int 
     from posekit.eval import evaluate
 
     was_training = model.training
-    pipe = OneStagePipeline(model, device=device)
+    pipe = OneStagePipeline(model, device=device, **model.evaluation_options)
     coco = data.coco
     results = []
     for start in range(0, len(coco.images), batch_size):

@@ -107,9 +107,10 @@ class TopDownPipeline:
 class OneStagePipeline:
     """One-stage and end-to-end models: the whole image in, every person out, in one pass."""
 
-    def __init__(self, model, device: str | torch.device = "cpu"):
+    def __init__(self, model, device: str | torch.device = "cpu", **decode_options):
         self.device = torch.device(device)
         self.model = model.for_inference().to(self.device)
+        self.decode_options = decode_options
         self.skeleton = model.skeleton
         self.timings: dict[str, float] = {}
 
@@ -121,7 +122,7 @@ class OneStagePipeline:
         with timer.stage("model"):
             outputs = self.model(batch.to(self.device))
         with timer.stage("post"):
-            poses = self.model.decode(outputs, metas)
+            poses = self.model.decode(outputs, metas, **self.decode_options)
         self.timings = timer.timings
         return poses
 

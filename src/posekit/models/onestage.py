@@ -37,6 +37,7 @@ class OneStageModel(nn.Module):
     """
 
     paradigm = "one-stage"
+    evaluation_options: dict = {}  # decode options for AP evaluation (e.g. a lower score threshold)
 
     def __init__(self, input_size: tuple[int, int] | int, skeleton: Skeleton, pad_value: int = PAD_VALUE):
         super().__init__()

@@ -454,6 +454,8 @@ class YOLOPose(OneStageModel):
     """YOLOv8-pose / YOLO11-pose. images (B, 3, H, W) RGB 0-255 -> (cls_logits, boxes, keypoints,
     box_logits), see the module docstring."""
 
+    evaluation_options = {"score_thr": 0.001}  # Ultralytics validates at conf 0.001
+
     def __init__(self, config: YOLOPoseConfig):
         super().__init__(config.input_size, get_skeleton(config.skeleton))
         if any(s % max(config.strides) for s in self.input_size):
