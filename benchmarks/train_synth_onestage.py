@@ -1,0 +1,51 @@
+"""Train one-stage models on the synthetic benchmark, each for the same CPU budget; report AP.
+
+    python benchmarks/train_synth_onestage.py [--models rtmo-s yoloxpose-s yolov8-pose-n]
+        [--budget-min 30] [--threads 1]
+
+Recipes: configs/synth/<model>.yaml. As in train_synth_topdown.py, `epochs` is fitted to the budget
+from a timing of training steps and the recipe's time budget stops the run hard. With --threads 1
+two runs can share a 2-core machine, each getting one core: "30 CPU-minutes" each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from common import header
+from train_synth_topdown import ROOT, train_within
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=["rtmo-s", "yoloxpose-s", "yolov8-pose-n"])
+    parser.add_argument("--budget-min", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default="runs/bench_onestage")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info = header("synthetic benchmark: one-stage models trained on CPU")
+    from posekit.engine.evaluation import evaluate_onestage
+
+    report = {"machine": info, "budget_min": args.budget_min}
+    for name in args.models:
+        trainer, seconds = train_within(ROOT / f"configs/synth/{name}.yaml", args.budget_min, Path(args.out) / name,
+                                        args.set)
+        with torch.no_grad():
+            stats = evaluate_onestage(trainer.eval_model(), trainer.task.val_data).stats
+        report[name] = {"train_minutes": round(seconds / 60, 1), "epochs": trainer.epoch, "steps": trainer.step,
+                        "model_args": trainer.recipe.model_args, "AP": stats["AP"], "stats": stats}
+        print(json.dumps({name: report[name]}, indent=1), flush=True)
+    out = ROOT / "benchmarks/results" / f"train_synth_onestage_{'_'.join(args.models)}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
