@@ -98,3 +98,23 @@ def test_load_refuses_a_detector_as_pose_model():
 
     with pytest.raises(ConfigError, match="detector"):
         load("rtmdet-person-nano")
+
+
+def test_official_checkpoint_layout_loads_from_the_cache_without_network(tmp_path, monkeypatch):
+    """An MMPose-style file ({'meta', 'state_dict'} with the official keys) at the model card's URL."""
+    from pathlib import PurePosixPath
+    from urllib.parse import urlparse
+
+    from posekit.models import model_card
+
+    url = model_card("rtmpose-t").checkpoint_url
+    monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path))
+    torch.manual_seed(3)
+    reference = create_model("rtmpose-t")
+    torch.save({"meta": {"epoch": 420}, "state_dict": reference.state_dict()},
+               tmp_path / PurePosixPath(urlparse(url).path).name)
+    model = build_model("rtmpose-t", "official")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in reference.state_dict().items())
+    (tmp_path / PurePosixPath(urlparse(url).path).name).write_bytes(b"truncated download")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        build_model("rtmpose-t", "official")

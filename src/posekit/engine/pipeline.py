@@ -135,7 +135,15 @@ def build_model(name: str, weights: str | None = None, **overrides):
 
     A posekit checkpoint records the architecture overrides it was trained with (`model_args`, or
     the recipe's), so a narrowed or resized variant rebuilds itself from its weights file.
+    weights="official" takes the checkpoint URL of the model card (downloaded once into the cache).
     """
+    if weights == "official":
+        from posekit.core.errors import CheckpointError
+        from posekit.models import model_card
+
+        weights = model_card(name).checkpoint_url
+        if not weights:
+            raise CheckpointError(f"'{name}' has no official checkpoint: pass a weights file")
     path = resolve_weights(weights) if weights else None
     if path is not None:
         ckpt = read_checkpoint(path)
