@@ -51,6 +51,9 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_factor(100, 100, cfg) == pytest.approx(0.05)
     values = [lr_factor(s, 100, cfg) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(values, values[1:]))
+    # a time budget that runs out first takes the schedule to its end anyway
+    assert lr_factor(20, 100, cfg, time_fraction=1.0) == pytest.approx(0.05)
+    assert lr_factor(20, 100, cfg, time_fraction=0.0) == pytest.approx(lr_factor(20, 100, cfg))
 
 
 def _model():

@@ -57,11 +57,15 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer '{cfg.name}': use adamw or sgd")
 
 
-def lr_factor(step: int, total: int, cfg) -> float:
-    """Linear warm-up from `warmup_start_factor`, then cosine down to `min_lr_ratio`."""
+def lr_factor(step: int, total: int, cfg, time_fraction: float = 0.0) -> float:
+    """Linear warm-up from `warmup_start_factor`, then cosine down to `min_lr_ratio`.
+
+    With a time budget, `time_fraction` (elapsed / budget) advances the cosine too, so a run that
+    the clock cuts short still ends at the bottom of its schedule.
+    """
     if step < cfg.warmup_iters:
         return cfg.warmup_start_factor + (1 - cfg.warmup_start_factor) * step / max(cfg.warmup_iters, 1)
-    progress = min((step - cfg.warmup_iters) / max(total - cfg.warmup_iters, 1), 1.0)
+    progress = min(max((step - cfg.warmup_iters) / max(total - cfg.warmup_iters, 1), time_fraction), 1.0)
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -167,7 +171,9 @@ class Trainer:
                    **{k: v / n for k, v in totals.items()}})
 
     def train_step(self, images: torch.Tensor, targets) -> dict[str, float]:
-        factor = lr_factor(self.step, self.total_steps, self.recipe.schedule)
+        budget = self.recipe.time_budget_min * 60
+        elapsed = (time.monotonic() - self.started) / budget if budget > 0 else 0.0
+        factor = lr_factor(self.step, self.total_steps, self.recipe.schedule, elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = self.recipe.optimizer.lr * factor
         images = images.to(self.device, non_blocking=True)

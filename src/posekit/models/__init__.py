@@ -8,5 +8,6 @@ import posekit.models.heatmap  # noqa: E402,F401
 import posekit.models.yoloxpose  # noqa: E402,F401
 import posekit.models.rtmo  # noqa: E402,F401
 import posekit.models.yolo_pose  # noqa: E402,F401
+import posekit.models.erpose  # noqa: E402,F401
 
 __all__ = ["ModelCard", "create_model", "list_models", "model_card", "register_model"]
