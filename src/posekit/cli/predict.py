@@ -15,9 +15,8 @@ from pathlib import Path
 
 def run(args) -> int:
     import cv2
-    import numpy as np
 
-    from posekit.core.io import atomic_path, write_json
+    from posekit.core.io import write_json
     from posekit.engine.pipeline import load
     from posekit.engine.sources import describe_source, iterate_source, video_fps
     from posekit.vis import draw_poses

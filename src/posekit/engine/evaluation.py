@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from posekit.core.geometry import xywh_to_xyxy

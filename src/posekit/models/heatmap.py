@@ -13,7 +13,6 @@ request) and MMPose's `KeypointMSELoss` with target weights. Module names match 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +21,7 @@ from torch import nn
 from posekit.core.errors import ConfigError, InputError
 from posekit.core.skeleton import get_skeleton
 from posekit.models.codecs.heatmap import MSRAHeatmap, UDPHeatmap, flip_heatmaps
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.models.topdown import TopDownModel
 from posekit.nn.hrnet import HRNet
 from posekit.nn.resnet import ResNet
@@ -148,11 +147,7 @@ def _check_config(config: HeatmapConfig) -> None:
 
 def build_heatmap_model(base: HeatmapConfig, overrides: dict) -> HeatmapPoseModel:
     """A model from a variant's config with `overrides` applied to its fields."""
-    fields = {f.name for f in dataclasses.fields(HeatmapConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ConfigError(f"unknown heatmap model option(s) {unknown}: choose from {sorted(fields)}")
-    return HeatmapPoseModel(dataclasses.replace(base, **overrides))
+    return HeatmapPoseModel(configure(base, overrides, "heatmap model"))
 
 
 # ----------------------------------------------------------------------------------------------

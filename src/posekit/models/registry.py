@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -32,6 +33,16 @@ class ModelCard:
 
 
 _REGISTRY: dict[str, tuple[Callable, ModelCard]] = {}
+
+
+def configure(base, overrides: dict, what: str):
+    """A variant's architecture dataclass with `overrides` applied (lists from YAML become tuples);
+    an unknown field is a ConfigError that lists the known ones."""
+    known = {f.name for f in dataclasses.fields(base)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s) {unknown}: use any of {sorted(known)}")
+    return dataclasses.replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
 def register_model(card: ModelCard):

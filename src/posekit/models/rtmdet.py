@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from posekit.core.errors import ConfigError, InputError
 from posekit.models.assigners import DynamicSoftLabelAssigner
 from posekit.models.det_losses import GIoULoss, QualityFocalLoss
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.conv import ConvModule, DepthwiseSeparableConvModule
 from posekit.nn.cspnext import CSPNeXt
 from posekit.nn.ops import batched_nms, distance_to_box
@@ -332,11 +332,7 @@ _URL = "https://download.openmmlab.com/mmpose/v1/projects"
 
 
 def _build(config: RTMDetConfig, overrides: dict) -> RTMDet:
-    known = {f.name for f in dataclasses.fields(RTMDetConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown RTMDet option(s) {unknown}: use any of {sorted(known)}")
-    return RTMDet(dataclasses.replace(config, **overrides))
+    return RTMDet(configure(config, overrides, "RTMDet"))
 
 
 @register_model(ModelCard(

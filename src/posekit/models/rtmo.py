@@ -55,7 +55,7 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
 from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, read_targets
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.models.yoloxpose import OKSLoss, SimOTAAssigner, pose_oks
 from posekit.nn.conv import ConvModule
 from posekit.nn.cspdarknet import CSPDarknet
@@ -497,20 +497,14 @@ _NOTES = ("params: the full (unfused) model as the official configs build it; fo
 
 
 def _build(config: RTMOConfig, overrides: dict) -> RTMO:
-    known = {f.name for f in dataclasses.fields(RTMOConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown RTMO option(s) {unknown}: use any of {sorted(known)}")
-    for key in ("input_size", "strides", "num_bins"):
-        if key in overrides and not isinstance(overrides[key], int):
-            overrides[key] = tuple(overrides[key])
+    overrides = dict(overrides)
     if "loss_weights" in overrides:  # a mapping (or pairs) overriding some of the variant's weights
         weights = dict(overrides["loss_weights"])
         if not set(weights) <= set(LOSS_NAMES):
             raise ConfigError(f"unknown RTMO loss name(s) {sorted(set(weights) - set(LOSS_NAMES))}: "
                               f"use {', '.join(LOSS_NAMES)}")
         overrides["loss_weights"] = tuple((dict(config.loss_weights) | weights).items())
-    return RTMO(dataclasses.replace(config, **overrides))
+    return RTMO(configure(config, overrides, "RTMO"))
 
 
 @register_model(ModelCard(

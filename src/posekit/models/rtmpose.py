@@ -11,7 +11,7 @@ State-dict keys equal the official mmpose checkpoints' (backbone.*, head.*), so 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.core.skeleton import get_skeleton
 from posekit.models.codecs.simcc import SimCCCodec, flip_simcc
 from posekit.models.losses import KLDiscretLoss
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.models.topdown import TopDownModel
 from posekit.nn.cspnext import CSPNeXt
 from posekit.nn.gau import RTMCCBlock, ScaleNorm
@@ -136,13 +136,7 @@ def _card(name: str, params_m: float, gmacs: float, coco_ap: float, checkpoint: 
 
 
 def _build(config: RTMPoseConfig, overrides: dict) -> RTMPose:
-    unknown = set(overrides) - {f.name for f in fields(RTMPoseConfig)}
-    if unknown:
-        raise ConfigError(f"unknown RTMPose option(s) {sorted(unknown)}: use fields of RTMPoseConfig "
-                          f"({', '.join(f.name for f in fields(RTMPoseConfig))})")
-    if "input_size" in overrides:
-        overrides["input_size"] = tuple(overrides["input_size"])
-    return RTMPose(replace(config, **overrides))
+    return RTMPose(configure(config, overrides, "RTMPose"))
 
 
 @register_model(_card("rtmpose-t", 3.34, 0.36, 68.5,

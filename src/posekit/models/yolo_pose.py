@@ -33,7 +33,7 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
 from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, level_sizes, read_targets
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.ops import batched_nms, box_to_distance, distance_to_box
 from posekit.nn.yolo_blocks import C2f, C2PSA, C3k2, SPPF, Concat, Conv, DWConv, run_graph, upsample
 
@@ -605,11 +605,7 @@ _VARIANTS = {
 def _build(version: str, scale: str, overrides: dict) -> YOLOPose:
     s = YOLO_VERSIONS[version].scales[scale]
     config = YOLOPoseConfig(version, s.depth, s.width, s.max_channels, s.c3k)
-    known = {f.name for f in dataclasses.fields(YOLOPoseConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown YOLO-pose option(s) {unknown}: use any of {sorted(known)}")
-    return YOLOPose(dataclasses.replace(config, **overrides))
+    return YOLOPose(configure(config, overrides, "YOLO-pose"))
 
 
 def _register(name: str, version: str, scale: str, params: int, gmacs: float, ap: float) -> None:

@@ -43,7 +43,7 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
 from posekit.models.onestage import OneStageModel, best_per_image, flatten_levels, grid_points, read_targets
-from posekit.models.registry import ModelCard, register_model
+from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.conv import ConvModule
 from posekit.nn.cspdarknet import CSPDarknet
 from posekit.nn.ops import batched_nms, box_iou
@@ -422,11 +422,7 @@ _URL = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/yolox_pose"
 
 
 def _build(config: YOLOXPoseConfig, overrides: dict) -> YOLOXPose:
-    known = {f.name for f in dataclasses.fields(YOLOXPoseConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown YOLOX-Pose option(s) {unknown}: use any of {sorted(known)}")
-    return YOLOXPose(dataclasses.replace(config, **overrides))
+    return YOLOXPose(configure(config, overrides, "YOLOX-Pose"))
 
 
 @register_model(ModelCard(
