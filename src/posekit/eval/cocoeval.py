@@ -229,22 +229,32 @@ def match(gt: GroundTruth, dets: Results, protocol: Protocol, sigmas: np.ndarray
 
     kept, rank = rank_results(dets, num_images, protocol)
     det_unit = dets.category_index[kept] * num_images + dets.image_index[kept]  # (D,)
-    pair_det, pair_gt = _pairs(det_unit, rank, gt_start, gt_count)
+    pair_det, pair_gt = _pairs(det_unit, gt_start, gt_count)
     pair_gt = gt_rows[pair_gt]
+    # pairs below the lowest threshold can never match: skip those a cheap bound rules out, drop the rest
+    near = ~oks_surely_below(dets.keypoints, gt.keypoints, gt.bboxes, area, sigmas, kept[pair_det],
+                             pair_gt, OKS_THRESHOLDS[0])
+    pair_det, pair_gt = pair_det[near], pair_gt[near]
     pair_oks = pair_oks_values(dets.keypoints, gt.keypoints, gt.bboxes, area, sigmas,
                                kept[pair_det], pair_gt)
-    close = pair_oks >= OKS_THRESHOLDS[0]  # other pairs can never match
-    pair_det, pair_gt, pair_oks = pair_det[close], pair_gt[close], pair_oks[close]
-    det_gt = greedy_match(pair_det, pair_gt, pair_oks, rank[pair_det], gt_ignore, gt.iscrowd, len(kept))
+    close = pair_oks >= OKS_THRESHOLDS[0]
+    by_rank = np.argsort(rank[pair_det[close]], kind="stable")  # then unit, then GT file order
+    pair_det, pair_gt, pair_oks = pair_det[close][by_rank], pair_gt[close][by_rank], pair_oks[close][by_rank]
+    match_area, match_t, match_det, match_gt = greedy_match(pair_det, pair_gt, pair_oks, rank[pair_det],
+                                                            gt_ignore, gt.iscrowd)
 
     order = np.lexsort((-dets.scores[kept], dets.category_index[kept]))  # stable: ties keep unit order
-    kept, det_gt = kept[order], det_gt[..., order]
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    kept = kept[order]
     det_area = dets.areas[kept]
     det_outside = (det_area < ranges[:, :1]) | (det_area > ranges[:, 1:])  # (A, D)
-    matched = det_gt >= 0  # (A, T, D); row -1 (no match) reads the padding appended below
-    counted = matched & protocol.match_counts(np.r_[gt.ann_ids, 1][det_gt])
-    on_ignored = np.c_[gt_ignore, np.zeros(len(ranges), bool)][np.arange(len(ranges))[:, None, None], det_gt]
-    ignored = (matched & on_ignored) | (~counted & det_outside[:, None, :])
+    counted = np.zeros((len(ranges), len(OKS_THRESHOLDS), len(kept)), bool)  # (A, T, D)
+    on_ignored = np.zeros_like(counted)
+    at = match_area, match_t, position[match_det]
+    counted[at] = protocol.match_counts(gt.ann_ids[match_gt])
+    on_ignored[at] = gt_ignore[match_area, match_gt]
+    ignored = on_ignored | (~counted & det_outside[:, None, :])
     return Matches(
         category=dets.category_index[kept], image=dets.image_index[kept], score=dets.scores[kept],
         tp=counted & ~ignored, fp=~(counted | ignored),
@@ -267,15 +277,46 @@ def rank_results(dets: Results, num_images: int, protocol: Protocol) -> tuple[np
     return rows[top], rank[top]
 
 
-def _pairs(det_unit, det_rank, gt_start, gt_count) -> tuple[np.ndarray, np.ndarray]:
-    """Every (result, GT) pair of the same unit, ordered by rank, unit, GT: (P,) result index and
+def _pairs(det_unit, gt_start, gt_count) -> tuple[np.ndarray, np.ndarray]:
+    """Every (result, GT) pair of the same unit, ordered by result, then GT: (P,) result index and
     (P,) position in the unit-grouped GT order."""
     per_det = gt_count[det_unit]  # (D,)
     pair_det = np.repeat(np.arange(len(det_unit)), per_det)  # (P,)
     offset = np.arange(len(pair_det)) - np.repeat(np.cumsum(per_det) - per_det, per_det)
-    pair_gt = np.repeat(gt_start[det_unit], per_det) + offset  # (P,)
-    by_rank = np.argsort(det_rank[pair_det], kind="stable")
-    return pair_det[by_rank], pair_gt[by_rank]
+    return pair_det, np.repeat(gt_start[det_unit], per_det) + offset
+
+
+def oks_surely_below(det_kpts: np.ndarray, gt_kpts: np.ndarray, gt_boxes: np.ndarray, gt_area: np.ndarray,
+                     sigmas: np.ndarray, pair_det: np.ndarray, pair_gt: np.ndarray, threshold: float) -> np.ndarray:
+    """(P,) True where the OKS of a (result, GT) pair is certainly below `threshold`, from boxes alone.
+
+    Each OKS term measures a result keypoint against a point of the GT's reference box (see
+    `_reference_boxes`), so its distance is at least the gap between that box and the box of the
+    result's keypoints, and every term is at most exp(-gap² / (2 s² (2 max σ)²)). The bound uses the
+    operations of `pair_oks_values` in the same order, each monotone, so rounding cannot lift it
+    above a term; the margin of 0.05 on the exponent dwarfs the error of exp.
+    """
+    gx0, gx1, gy0, gy1 = _reference_boxes(gt_kpts, gt_boxes)  # (G,) each
+    det_x, det_y = det_kpts[..., 0], det_kpts[..., 1]
+    dx0, dx1, dy0, dy1 = det_x.min(-1), det_x.max(-1), det_y.min(-1), det_y.max(-1)  # (D,)
+    d, g = pair_det, pair_gt
+    gap_x = np.maximum(np.maximum(gx0[g] - dx1[d], dx0[d] - gx1[g]), 0)  # (P,)
+    gap_y = np.maximum(np.maximum(gy0[g] - dy1[d], dy0[d] - gy1[g]), 0)
+    e = (gap_x ** 2 + gap_y ** 2) / ((sigmas * 2) ** 2).max() / (gt_area[g] + np.spacing(1)) / 2
+    return e > np.log(1 / threshold) + 0.05
+
+
+def _reference_boxes(gt_kpts: np.ndarray, gt_boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """x0, x1, y0, y1 (G,) of what OKS measures result keypoints against: the extent of the labelled
+    keypoints, or for a GT without any, its box grown by its own size on every side."""
+    labelled = gt_kpts[..., 2] > 0  # (G, K)
+    gt_x, gt_y = gt_kpts[..., 0], gt_kpts[..., 1]
+    x, y, w, h = gt_boxes.T
+    blind = ~labelled.any(-1)
+    return (np.where(blind, x - w, np.where(labelled, gt_x, np.inf).min(-1)),
+            np.where(blind, x + w * 2, np.where(labelled, gt_x, -np.inf).max(-1)),
+            np.where(blind, y - h, np.where(labelled, gt_y, np.inf).min(-1)),
+            np.where(blind, y + h * 2, np.where(labelled, gt_y, -np.inf).max(-1)))
 
 
 def pair_oks_values(det_kpts: np.ndarray, gt_kpts: np.ndarray, gt_boxes: np.ndarray,
@@ -295,61 +336,61 @@ def pair_oks_values(det_kpts: np.ndarray, gt_kpts: np.ndarray, gt_boxes: np.ndar
     det_x, det_y = np.ascontiguousarray(det_kpts[..., 0]), np.ascontiguousarray(det_kpts[..., 1])  # (D, K)
     gt_x, gt_y = np.ascontiguousarray(gt_kpts[..., 0]), np.ascontiguousarray(gt_kpts[..., 1])  # (G, K)
     out = np.empty(len(pair_det))
-    for lo in range(0, len(pair_det), chunk):
-        di, gi = pair_det[lo:lo + chunk], pair_gt[lo:lo + chunk]
-        dx, dy = det_x[di] - gt_x[gi], det_y[di] - gt_y[gi]  # (p, K)
+    seen = np.flatnonzero(count[pair_gt] > 0)
+    for lo in range(0, len(seen), chunk):
+        at = seen[lo:lo + chunk]
+        di, gi = pair_det[at], pair_gt[at]
+        dx, dy = det_x.take(di, 0) - gt_x.take(gi, 0), det_y.take(di, 0) - gt_y.take(gi, 0)  # (p, K)
         e = (dx ** 2 + dy ** 2) / variances / scale[gi, None] / 2
         # exp(-e) of an unlabelled keypoint is finite (s² >= 0), so zeroing it by product is exact
-        out[lo:lo + chunk] = (np.exp(-e) * labelled[gi]).sum(-1) / np.maximum(count[gi], 1)
+        out[at] = (np.exp(-e) * labelled.take(gi, 0)).sum(-1) / count[gi]
     blind = np.flatnonzero(count[pair_gt] == 0)  # GT without labelled keypoints: distance to its box
     if len(blind):
-        d, g = det_kpts[pair_det[blind], :, :2], gt_boxes[pair_gt[blind], :, None]  # (b, K, 2), (b, 4, 1)
-        x0, x1 = g[:, 0] - g[:, 2], g[:, 0] + g[:, 2] * 2
-        y0, y1 = g[:, 1] - g[:, 3], g[:, 1] + g[:, 3] * 2
-        dx = np.maximum(0, x0 - d[..., 0]) + np.maximum(0, d[..., 0] - x1)
-        dy = np.maximum(0, y0 - d[..., 1]) + np.maximum(0, d[..., 1] - y1)
-        e = (dx ** 2 + dy ** 2) / variances / scale[pair_gt[blind], None] / 2
+        di, gi = pair_det[blind], pair_gt[blind]
+        x, y, w, h = (gt_boxes[gi, i, None] for i in range(4))  # (b, 1) each
+        x0, x1, y0, y1 = x - w, x + w * 2, y - h, y + h * 2  # as in _reference_boxes
+        px, py = det_x.take(di, 0), det_y.take(di, 0)  # (b, K)
+        dx = np.maximum(0, x0 - px) + np.maximum(0, px - x1)
+        dy = np.maximum(0, y0 - py) + np.maximum(0, py - y1)
+        e = (dx ** 2 + dy ** 2) / variances / scale[gi, None] / 2
         out[blind] = np.exp(-e).sum(-1) / e.shape[-1]
     return out
 
 
-def greedy_match(pair_det, pair_gt, pair_oks, pair_rank, gt_ignore, gt_crowd, num_dets) -> np.ndarray:
+def greedy_match(pair_det, pair_gt, pair_oks, pair_rank, gt_ignore, gt_crowd) -> tuple[np.ndarray, ...]:
     """pycocotools' evaluateImg matching for all units, area ranges and thresholds at once.
 
     Pairs (P,) are ordered by result rank, then unit, then GT file order; gt_ignore (A,G), gt_crowd
     (G,). A result takes the unmatched (or crowd) GT with the highest OKS >= threshold, ties to the
     later GT; unignored GTs first, ignored ones only if no unignored GT qualifies. Results are matched
-    in score order, so one loop step per rank. Returns (A,T,D) the matched GT row, -1 if none.
+    in score order, so one loop step per rank. Returns the matches as four (M,) arrays: area range,
+    threshold, result and GT row.
     """
     num_areas, num_gt = gt_ignore.shape
     thresholds = np.minimum(OKS_THRESHOLDS, 1 - 1e-10)[:, None]  # (T, 1)
-    det_gt = np.full((num_areas, len(OKS_THRESHOLDS), num_dets), -1, dtype=np.int64)
     taken = np.zeros((num_areas, len(OKS_THRESHOLDS), num_gt), dtype=bool)
     bounds = np.searchsorted(pair_rank, np.arange(MAX_DETS + 1))
+    found = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if lo == hi:
             continue
-        dets, gts, oks = pair_det[lo:hi], pair_gt[lo:hi], pair_oks[lo:hi]
-        new = np.r_[True, dets[1:] != dets[:-1]]
-        starts, segment = np.flatnonzero(new), np.cumsum(new) - 1  # (S,), (P,)
+        dets = pair_det[lo:hi]
+        new = np.r_[True, dets[1:] != dets[:-1]]  # one segment per result
+        starts = np.flatnonzero(new)  # (S,)
+        # within each result by OKS, ties in GT order: the best candidate is then the last one
+        order = lo + np.lexsort((pair_oks[lo:hi], np.cumsum(new)))
+        gts, oks = pair_gt[order], pair_oks[order]
         hit = (~taken[:, :, gts] | gt_crowd[gts]) & (oks >= thresholds)  # (A, T, P)
-        ignored = gt_ignore[:, None, gts]  # (A, 1, P)
-        best = _best_in_segment(hit & ~ignored, oks, starts, segment)  # (A, T, S)
-        best = np.where(best >= 0, best, _best_in_segment(hit & ignored, oks, starts, segment))
+        place = np.arange(hi - lo)
+        preference = np.where(gt_ignore[:, None, gts], place, place + (hi - lo))  # unignored first
+        best = np.maximum.reduceat(np.where(hit, preference, -1), starts, axis=-1)  # (A, T, S)
         a, t, s = np.nonzero(best >= 0)
-        g = gts[best[a, t, s]]
-        det_gt[a, t, dets[starts[s]]] = g
+        g = gts[best[a, t, s] % (hi - lo)]
         taken[a, t, g] = True
-    return det_gt
-
-
-def _best_in_segment(candidate, oks, starts, segment) -> np.ndarray:
-    """Per segment the position of the candidate with the highest OKS, the last one on ties; -1 if
-    the segment has no candidate. candidate (A,T,P) -> (A,T,S)."""
-    value = np.where(candidate, oks, -1.0)
-    top = np.maximum.reduceat(value, starts, axis=-1)  # (A, T, S)
-    at_top = candidate & (value == top[..., segment])
-    return np.maximum.reduceat(np.where(at_top, np.arange(len(oks)), -1), starts, axis=-1)
+        found.append((a, t, dets[starts[s]], g))
+    if not found:
+        return tuple(np.zeros(0, np.int64) for _ in range(4))
+    return tuple(np.concatenate(column) for column in zip(*found))
 
 
 def accumulate(m: Matches, images: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -366,19 +407,33 @@ def accumulate(m: Matches, images: np.ndarray | None = None) -> tuple[np.ndarray
         if images is not None:
             dets = bounds[c] + np.flatnonzero(images[m.image[dets]])
         regular = m.gt_regular[:, gt_in & (m.gt_category == c)].sum(-1)  # (A,)
-        tp = np.cumsum(m.tp[..., dets], axis=-1, dtype=np.float64)  # (A, T, n), exact counts
-        fp = np.cumsum(m.fp[..., dets], axis=-1, dtype=np.float64)
+        tp, fp = m.tp[..., dets], m.fp[..., dets]  # (A, T, n)
         for a in np.flatnonzero(regular > 0):
-            rc = tp[a] / regular[a]  # (T, n)
-            pr = tp[a] / (fp[a] + tp[a] + np.spacing(1))
-            recall[:, c, a, 0] = rc[:, -1] if tp.shape[-1] else 0
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=-1)[:, ::-1]  # precision envelope
             for t in range(num_t):
-                at = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
-                reached = at < tp.shape[-1]
-                precision[t, reached, c, a, 0] = pr[t, at[reached]]
-                precision[t, ~reached, c, a, 0] = 0
+                precision[t, :, c, a, 0], recall[t, c, a, 0] = _precision_recall(tp[a, t], fp[a, t], regular[a])
     return precision, recall
+
+
+def _precision_recall(tp: np.ndarray, fp: np.ndarray, regular: int) -> tuple[np.ndarray, float]:
+    """Precision at the recall thresholds (R,) and the final recall of one category, area range and
+    threshold, from the results' tp and fp flags (n,) in score order, as pycocotools computes them.
+
+    Only the true positives are visited: recall rises only there, so the first result reaching a
+    recall threshold is one; and precision falls between them, so the envelope (the best precision
+    at or after a result) is a true positive's. Each value is computed as pycocotools computes it:
+    tp / (fp + tp + eps) and tp / regular, with the exact counts.
+    """
+    hits = np.flatnonzero(tp)  # (H,)
+    tp_sum = np.arange(1, len(hits) + 1, dtype=np.float64)  # (H,) true positives up to each hit
+    fp_sum = np.cumsum(fp, dtype=np.int64)[hits]  # false positives before it
+    rc = tp_sum / regular
+    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+    envelope = np.maximum.accumulate(pr[::-1])[::-1]
+    at = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
+    reached = at < len(hits)
+    q = np.zeros(len(RECALL_THRESHOLDS))
+    q[reached] = envelope[at[reached]]
+    return q, (rc[-1] if len(hits) else 0.0)
 
 
 def summarize(precision, recall, kind: str, threshold: float | None, area: str) -> float:

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from posekit.core.errors import InputError
-from posekit.data.coco import load_coco, read_json
+from posekit.data.coco import CocoKeypoints, load_coco, read_json
 
 RESULT_FIELDS = ("image_id", "category_id", "keypoints", "score")
-_KEYPOINT_ARRAY = re.compile(rb'"keypoints"\s*:\s*\[([^\[\]]*)\]')
+_KEYPOINT_ARRAY = re.compile(rb'"keypoints"\s*:\s*\[([^\]]*)\]')  # [^\]]* scans fastest
 _LINE_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
 
 
@@ -66,15 +66,19 @@ class Results:
 def load_ground_truth(source: str | Path | dict) -> GroundTruth:
     """Read and check a COCO keypoint file (path or parsed dict)."""
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
-    data = source if path is None else read_json(path)
     where = path or "GT"
-    try:
-        coco = load_coco(data)
-    except InputError as e:
-        raise InputError(f"{where}: {e}") from None
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{where}: an annotation field holds something that is not a number ({e}): "
-                         f"write numbers") from None
+    read = _read_ground_truth_file(path) if path is not None else None
+    if read is not None:
+        data, coco = read
+    else:
+        data = source if path is None else read_json(path)
+        try:
+            coco = load_coco(data)
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{where}: an annotation field holds something that is not a number ({e}): "
+                             f"write numbers") from None
     if not (np.isfinite(coco.areas) & (coco.areas >= 0)).all():
         bad = coco.ann_ids[~(np.isfinite(coco.areas) & (coco.areas >= 0))][0]
         raise InputError(f"{where}: annotation {bad} has a negative or non-finite 'area': write the "
@@ -210,26 +214,115 @@ def _read_results_file(path: Path) -> tuple[object, np.ndarray | None]:
     """A results file parsed, and when they could be read in bulk, every entry's keypoints (D, 3K).
 
     Parsing millions of keypoint numbers one Python float at a time is most of an evaluation's
-    time, so each entry's `"keypoints": [...]` is cut out of the text and numpy reads them all in one
-    call, while json parses the rest. Anything unexpected (a keypoints key nested elsewhere, ragged
-    or non-numeric arrays, invalid JSON) falls back to plain `read_json`, which names the problem.
+    time, so they are read by `_parse_keypoints_in_bulk`. Anything unexpected (a keypoints key nested
+    elsewhere, ragged or non-numeric arrays, invalid JSON) falls back to plain `read_json`, which
+    names the problem.
     """
     if not path.is_file():
         raise InputError(f"{path} does not exist: check the path")
-    pieces = _KEYPOINT_ARRAY.split(path.read_bytes())  # text, array, text, array, ..., text
-    arrays = pieces[1::2]
     try:
-        entries = json.loads(b'"keypoints":0'.join(pieces[0::2]))
-        if not arrays or not isinstance(entries, list) or len(entries) != len(arrays) \
-                or any(not isinstance(e, dict) or e.get("keypoints") != 0 for e in entries):
-            raise ValueError("not one plain keypoints array per entry")
-        rows = b";".join(arrays).translate(_LINE_BREAKS_TO_SPACES).replace(b";", b"\n")  # one row per entry
-        keypoints = np.loadtxt(io.BytesIO(rows), delimiter=",", dtype=np.float64, comments=None, ndmin=2)
-        if keypoints.shape[0] != len(entries):
-            raise ValueError("an empty keypoints array")
-    except (ValueError, UnicodeDecodeError):
+        entries, keypoints = _parse_keypoints_in_bulk(path.read_bytes(), names=False)
+        if not isinstance(entries, list) or len(entries) != len(keypoints):
+            raise ValueError("not one keypoints array per entry")
+    except ValueError:
         return read_json(path), None
+    # Every "keypoints" key of the file held a cut-out array, and there are as many arrays as
+    # entries: if each entry has the key (`_columns` checks), array i is entry i's.
     return entries, keypoints
+
+
+def _read_ground_truth_file(path: Path) -> tuple[dict, CocoKeypoints] | None:
+    """A COCO keypoint file read fast: annotation keypoints in bulk, `load_coco`'s checks on columns.
+
+    Returns the parsed file (each annotation's "keypoints" replaced by 0) and its arrays, or None
+    for anything but a plainly valid file of the usual types; the caller then reads it with
+    `read_json` and `load_coco`, whose errors name the problem.
+    """
+    try:
+        data, keypoints = _parse_keypoints_in_bulk(path.read_bytes(), names=True)
+        return data, _coco_columns(data, keypoints)
+    except (OSError, ValueError, TypeError, KeyError, OverflowError):
+        return None
+
+
+def _parse_keypoints_in_bulk(raw: bytes, names: bool) -> tuple[object, np.ndarray]:
+    """JSON text parsed with its `"keypoints": [numbers]` arrays cut out and read by numpy in one call.
+
+    Returns the document, each cut-out array replaced by 0, and the arrays as rows (N, W) in text
+    order. With `names`, arrays holding strings (a category's keypoint names) stay in the JSON.
+    Raises ValueError unless every "keypoints" key of the text holds a flat array, and at least one
+    of numbers (a ragged, empty, nested or non-numeric one included).
+    """
+    pieces = _KEYPOINT_ARRAY.split(raw)  # text, array, text, array, ..., text
+    arrays = pieces[1::2]
+    pieces[1::2] = [b'"keypoints":0'] * len(arrays)
+    if names:
+        for i in [i for i, a in enumerate(arrays) if b'"' in a]:
+            pieces[2 * i + 1] = b'"keypoints":[' + arrays[i] + b"]"  # as it was, but for spaces
+        arrays = [a for a in arrays if b'"' not in a]
+    text = b"".join(pieces)
+    if not arrays or text.count(b'"keypoints"') != len(pieces) // 2:
+        raise ValueError("a keypoints value that is not a flat array, or none that is")
+    document = json.loads(text.decode())  # decoded as `read_json` does: no BOM, UTF-8 only
+    if b"\r" in raw or (b"\n" in raw and any(b"\n" in a for a in arrays)):  # indented: one line per array
+        arrays = [a.translate(_LINE_BREAKS_TO_SPACES) for a in arrays]
+    rows = np.loadtxt(arrays, delimiter=",", dtype=np.float64, comments=None, ndmin=2, max_rows=len(arrays))
+    if rows.shape[0] != len(arrays):  # loadtxt skips empty lines
+        raise ValueError("an empty keypoints array")
+    return document, rows
+
+
+def _coco_columns(data, keypoints: np.ndarray) -> CocoKeypoints:
+    """What `load_coco(data)` returns, for a COCO file whose annotations' keypoints are the rows
+    (A, 3K) of `keypoints`. Raises (ValueError, TypeError, KeyError, OverflowError) wherever
+    `load_coco` would fail, and where the fields are not of the usual types."""
+    if not isinstance(data, dict) or type(data.get("images")) is not list \
+            or type(data.get("annotations")) is not list:
+        raise ValueError("not a COCO keypoint file")
+    images, anns = data["images"], data["annotations"]
+    categories = data.get("categories") or []
+    n = len(anns)
+    if type(categories) is not list or len(keypoints) != n or [a["keypoints"] for a in anns].count(0) != n:
+        raise ValueError("not one keypoints array per annotation")
+    named = [len(c["keypoints"]) for c in categories if isinstance(c, dict) and c.get("keypoints")]
+    k = named[0] if named else keypoints.shape[1] // 3  # as load_coco infers it
+    boxes = [a["bbox"] for a in anns]
+    if keypoints.shape[1] != 3 * k or any(type(b) is not list or len(b) != 4 for b in boxes):
+        raise ValueError("keypoints or bbox of the wrong length")
+    image_ids = _typed_column([im["id"] for im in images], int)
+    ann_ids = _typed_column([a["id"] for a in anns], int)
+    ann_image_ids = _typed_column([a["image_id"] for a in anns], int)
+    bboxes = np.array(boxes, dtype=np.float64)
+    keypoints = keypoints.reshape(n, k, 3)
+    if len(np.unique(image_ids)) != len(image_ids) or not np.isin(ann_image_ids, image_ids).all() \
+            or not (np.isfinite(keypoints).all() and np.isfinite(bboxes).all()) or (bboxes[:, 2:] < 0).any():
+        raise ValueError("ids, keypoints or boxes that load_coco refuses")
+    areas = _typed_column([a.get("area", _NOT_GIVEN) for a in anns], float, bboxes[:, 2] * bboxes[:, 3])
+    labelled = (keypoints[..., 2] > 0).sum(-1)
+    return CocoKeypoints(
+        path=None, images=images, categories=categories, ann_ids=ann_ids, ann_image_ids=ann_image_ids,
+        keypoints=keypoints, bboxes=bboxes, areas=areas,
+        iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool).reshape(n),
+        num_keypoints=_typed_column([a.get("num_keypoints", _NOT_GIVEN) for a in anns], int, labelled),
+    )
+
+
+_NOT_GIVEN = object()
+
+
+def _typed_column(values: list, kind: type, default: np.ndarray | None = None) -> np.ndarray:
+    """`values` as an int64 (kind int) or float64 (kind float, ints allowed) array, `default` where a
+    value is _NOT_GIVEN. ValueError for any other type (bool included): read such a file carefully."""
+    types = set(map(type, values))
+    given = None
+    if type(_NOT_GIVEN) in types and default is not None:
+        given = np.array([v is not _NOT_GIVEN for v in values], dtype=bool)
+        values = [v if g else 0 for v, g in zip(values, given.tolist())]
+        types = set(map(type, values))
+    if not types <= ({int} if kind is int else {int, float}):
+        raise ValueError(f"a value that is not a plain {kind.__name__}")
+    array = np.array(values, dtype=np.int64 if kind is int else np.float64).reshape(len(values))
+    return array if given is None else np.where(given, array, default)
 
 
 def _all_numbers(value) -> bool:
