@@ -12,9 +12,11 @@ categories, area ranges and thresholds:
 
 1. rank: results sorted per (category, image) by score, ties in file order (pycocotools'
    mergesort), cut to the top 20;
-2. OKS for every (result, GT) pair of the same image and category, as one flat pair list;
+2. OKS for every (result, GT) pair of the same image and category, as one flat pair list, but for
+   the pairs a box bound proves too far apart to match;
 3. greedy matching, one detection rank at a time, all images, area ranges and OKS thresholds at once;
-4. accumulate: cumulative TP/FP per category, precision interpolated at 101 recall points;
+4. accumulate: cumulative TP/FP per category, precision interpolated at 101 recall points, read
+   off the true positives alone;
 5. summarize: the named statistics.
 """
 

@@ -22,6 +22,7 @@ from posekit.data.coco import CocoKeypoints, load_coco, read_json
 RESULT_FIELDS = ("image_id", "category_id", "keypoints", "score")
 _KEYPOINT_ARRAY = re.compile(rb'"keypoints"\s*:\s*\[([^\]]*)\]')  # [^\]]* scans fastest
 _LINE_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
+_NOT_GIVEN = object()  # a field absent from an annotation
 
 
 @dataclass
@@ -305,9 +306,6 @@ def _coco_columns(data, keypoints: np.ndarray) -> CocoKeypoints:
         iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool).reshape(n),
         num_keypoints=_typed_column([a.get("num_keypoints", _NOT_GIVEN) for a in anns], int, labelled),
     )
-
-
-_NOT_GIVEN = object()
 
 
 def _typed_column(values: list, kind: type, default: np.ndarray | None = None) -> np.ndarray:
