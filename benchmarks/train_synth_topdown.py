@@ -1,6 +1,8 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
-    python benchmarks/train_synth_topdown.py [--pose-budget-min 30] [--det-budget-min 20] [--export]
+    python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
+    python benchmarks/train_synth_topdown.py --train det --budget-min 30 --threads 1 &
+    wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
 
 Each model's `epochs` is fitted to its budget from a short timing of training steps (data
 generation is not counted), the cosine schedule then runs to its end, and the recipe's
@@ -72,54 +74,81 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def export(trainer, path: Path) -> None:
-    from posekit.engine.checkpoint import save_checkpoint
+def export(run: Path, name: str, path: Path) -> None:
+    """The run's final weights (EMA where used) as float16, with the architecture overrides."""
+    from posekit.engine.checkpoint import read_checkpoint, save_checkpoint
 
-    state = {k: v.half() if v.is_floating_point() else v for k, v in trainer.eval_model().state_dict().items()}
-    save_checkpoint(path, model=trainer.recipe.model, model_args=trainer.recipe.model_args, state_dict=state,
-                    note=f"trained by benchmarks/train_synth_topdown.py for {trainer.epoch} epochs")
+    ckpt = read_checkpoint(run / "last.pt")
+    weights = ckpt.get("ema_state_dict") or ckpt["state_dict"]
+    state = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+    save_checkpoint(path, model=name, model_args=ckpt["config"]["model_args"], state_dict=state,
+                    note=f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs")
     print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+RUNS = {"pose": ("rtmpose-t", "configs/synth/rtmpose-t.yaml"),
+        "det": ("rtmdet-person-nano", "configs/synth/rtmdet-person-nano.yaml")}
+
+
+def train(which: str, budget_min: float, out: Path, overrides: list[str]) -> None:
+    name, recipe = RUNS[which]
+    trainer, seconds = train_within(ROOT / recipe, budget_min, out / name, overrides)
+    summary = {"train_minutes": round(seconds / 60, 1), "cpu_minutes": trainer.cpu_minutes, "epochs": trainer.epoch,
+               "steps": trainer.step, "threads": torch.get_num_threads(), "model_args": trainer.recipe.model_args}
+    (out / name / "summary.json").write_text(json.dumps(summary))
+    print(json.dumps({name: summary}), flush=True)
+
+
+def report(out: Path, info: dict, do_export: bool) -> None:
+    from posekit.data.datasets import CocoDirectory
+    from posekit.engine.evaluation import evaluate_detector, evaluate_topdown
+    from posekit.engine.pipeline import build_model
+    from posekit.engine.recipe import load_recipe
+
+    pose_run, det_run = out / "rtmpose-t", out / "rtmdet-person-nano"
+    pose = build_model("rtmpose-t", str(pose_run / "last.pt"))
+    det = build_model("rtmdet-person-nano", str(det_run / "last.pt"))
+    val = CocoDirectory(load_recipe(ROOT / RUNS["pose"][1]).data.val)
+    with torch.no_grad():
+        gt_boxes = evaluate_topdown(pose, val).stats
+        det_boxes = evaluate_topdown(pose, val, detector=det).stats
+        box_ap = evaluate_detector(det, val)
+    result = {
+        "machine": info,
+        "rtmpose-t": {**json.loads((pose_run / "summary.json").read_text()), "AP_gt_boxes": gt_boxes["AP"],
+                      "AP_detector_boxes": det_boxes["AP"], "stats_gt_boxes": gt_boxes,
+                      "stats_detector_boxes": det_boxes},
+        "rtmdet-person-nano": {**json.loads((det_run / "summary.json").read_text()), "box_AP": box_ap["AP"],
+                               "box_AP50": box_ap["AP50"]},
+        "val_images": len(val.coco.images), "val_people": int(len(val.coco.ann_ids)),
+    }
+    print(json.dumps(result, indent=1))
+    (ROOT / "benchmarks/results").mkdir(exist_ok=True)
+    (ROOT / "benchmarks/results/train_synth_topdown.json").write_text(json.dumps(result, indent=1))
+    if do_export:
+        export(pose_run, "rtmpose-t", ROOT / "src/posekit/assets/synth-rtmpose-t.pt")
+        export(det_run, "rtmdet-person-nano", ROOT / "src/posekit/assets/synth-rtmdet-person-nano.pt")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pose-budget-min", type=float, default=30.0)
-    parser.add_argument("--det-budget-min", type=float, default=20.0)
+    parser.add_argument("--train", choices=sorted(RUNS), help="train one model (the two can run side by side "
+                                                              "with --threads 1 each); without it: report")
+    parser.add_argument("--budget-min", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/bench_topdown")
-    parser.add_argument("--export", action="store_true")
+    parser.add_argument("--export", action="store_true", help="with the report: write the weights to assets/")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="recipe overrides for both models, e.g. data.synth_images=100 (smoke runs)")
+                        help="recipe overrides, e.g. data.workers=1 (or smaller sets for smoke runs)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     info = header("synthetic benchmark: RTMPose-t + RTMDet-nano trained on CPU")
     out = Path(args.out)
-
-    pose, pose_s = train_within(ROOT / "configs/synth/rtmpose-t.yaml", args.pose_budget_min, out / "rtmpose-t",
-                                args.set)
-    det, det_s = train_within(ROOT / "configs/synth/rtmdet-person-nano.yaml", args.det_budget_min,
-                              out / "rtmdet-person-nano", args.set)
-
-    from posekit.engine.evaluation import evaluate_detector, evaluate_topdown
-
-    val = pose.task.val_data
-    with torch.no_grad():
-        gt_boxes = evaluate_topdown(pose.eval_model(), val).stats
-        det_boxes = evaluate_topdown(pose.eval_model(), val, detector=det.eval_model()).stats
-        box_ap = evaluate_detector(det.eval_model(), val)
-    report = {
-        "machine": info,
-        "rtmpose-t": {"train_minutes": round(pose_s / 60, 1), "cpu_minutes": pose.cpu_minutes, "epochs": pose.epoch, "steps": pose.step,
-                      "input_size": pose.model.input_size, "AP_gt_boxes": gt_boxes["AP"], "AP_detector_boxes":
-                      det_boxes["AP"], "stats_gt_boxes": gt_boxes, "stats_detector_boxes": det_boxes},
-        "rtmdet-person-nano": {"train_minutes": round(det_s / 60, 1), "cpu_minutes": det.cpu_minutes, "epochs": det.epoch, "steps": det.step,
-                               "box_AP": box_ap["AP"], "box_AP50": box_ap["AP50"]},
-        "val_images": len(val.coco.images), "val_people": int(len(val.coco.ann_ids)),
-    }
-    print(json.dumps(report, indent=1))
-    (ROOT / "benchmarks/results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks/results/train_synth_topdown.json").write_text(json.dumps(report, indent=1))
-    if args.export:
-        export(pose, ROOT / "src/posekit/assets/synth-rtmpose-t.pt")
-        export(det, ROOT / "src/posekit/assets/synth-rtmdet-person-nano.pt")
+    if args.train:
+        train(args.train, args.budget_min, out, args.set)
+    else:
+        report(out, info, args.export)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from posekit.cli import main
 from posekit.data.synth import generate
@@ -16,7 +15,6 @@ DET = {"widen_factor": 0.125, "input_size": 128}
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("evalm")
     generate(root / "data", 3, seed=7, size=128, max_people=3)
     save_checkpoint(root / "pose.pt", model="rtmpose-t", model_args=POSE,

@@ -5,7 +5,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from posekit.cli import main
 from posekit.engine.checkpoint import save_checkpoint
@@ -32,7 +31,6 @@ def folder(tmp_path):
 
 
 def _run(args, capsys):
-    torch.set_num_threads(1)
     code = main(args)
     return code, capsys.readouterr()
 

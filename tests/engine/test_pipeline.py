@@ -12,13 +12,6 @@ from posekit.models import create_model
 TINY = {"widen": 0.125, "input_size": (64, 48), "hidden_dims": 16, "s": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture
 def tiny():

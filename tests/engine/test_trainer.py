@@ -32,7 +32,6 @@ def _state(trainer):
 
 
 def test_resume_continues_exactly(recipe_file, tmp_path):
-    torch.set_num_threads(1)
     straight = Trainer(load_recipe(recipe_file, [f"out={tmp_path}/a"]), quiet=True)
     straight.fit()
     interrupted = Trainer(load_recipe(recipe_file, [f"out={tmp_path}/b"]), quiet=True)

@@ -17,11 +17,6 @@ from posekit.models import create_model, model_card
 from posekit.models.erpose import KeypointDrivenAssigner, keypoint_extent, log_oks
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 # Trunk + SAH, as built here; the paper's table I says 2.53 / 9.69 / 23.36 / 39.95 M.
 PARAMS = {"erpose-n": 2_527_364, "erpose-s": 9_689_454, "erpose-m": 23_041_854, "erpose-l": 39_456_284}
 

@@ -16,14 +16,6 @@ VARIANTS = ["simplebaseline-r50", "simplebaseline-r101", "simplebaseline-r152", 
 INPUT, HEATMAP = (256, 192), (64, 48)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models and batch-1 passes run faster on one thread, much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny_simplebaseline(**overrides) -> HeatmapPoseModel:
     return create_model("simplebaseline-r50", depth=18, base_channels=8, deconv_channels=(16, 16, 16),

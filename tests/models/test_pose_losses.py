@@ -10,11 +10,6 @@ from posekit.models.pose_losses import (KeypointSimilarityLoss, gaussian_similar
                                         normalised_error, sigmas_to_constants, smooth_oks_similarity)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def test_soks_hand_values():
     u = torch.tensor([0.0, 0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
     expected = [1.0, math.exp(-0.125), math.exp(-0.5), math.exp(-1.5), math.exp(-3.5)]

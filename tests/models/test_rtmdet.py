@@ -22,14 +22,6 @@ OFFICIAL = {"rtmdet-person-nano": (994_423, 698, 1_011_528),
             "rtmdet-person-m": (24_663_447, 692, 27_366_343)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models step faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def small(**overrides) -> RTMDet:
     """nano's layout at widen 0.125 and 128x128: 336 grid points (16x16 + 8x8 + 4x4)."""

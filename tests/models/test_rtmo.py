@@ -26,14 +26,6 @@ TINY = dict(widen=0.125, deepen=0.33, input_size=(64, 64), neck_hidden=32, neck_
             dcc_channels=32, dcc_gau_s=32, spe_channels=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models step faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(**overrides) -> RTMO:
     return create_model("rtmo-s", **{**TINY, **overrides})

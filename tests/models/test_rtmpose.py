@@ -19,14 +19,6 @@ OFFICIAL_PARAMS = {"rtmpose-t": 3_337_007, "rtmpose-s": 5_473_251, "rtmpose-m": 
                    "rtmpose-l": 27_660_339, "rtmpose-l-384": 27_790_387}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models step faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(**overrides) -> RTMPose:
     return create_model("rtmpose-t", widen=0.125, input_size=(64, 48), **overrides)

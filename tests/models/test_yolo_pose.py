@@ -15,7 +15,6 @@ from posekit.models.onestage import grid_points
 from posekit.models.yolo_pose import (DFL, KeypointOKSLoss, PoseHead, TaskAlignedAssigner, build_backbone_neck,
                                       complete_iou, dfl_loss)
 
-torch.set_num_threads(1)
 
 # Ultralytics 8.3.40 at nc=1, sum(p.numel() for p in model.parameters()) (unfused).
 OFFICIAL_PARAMS = {

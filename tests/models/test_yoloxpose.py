@@ -29,14 +29,6 @@ OFFICIAL = {  # name: (parameters, state-dict keys, state-dict elements, GMACs a
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models step faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(**overrides) -> YOLOXPose:
     return create_model("yoloxpose-s", **{"widen_factor": 0.125, "input_size": (128, 128), **overrides})

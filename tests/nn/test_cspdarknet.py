@@ -14,13 +14,6 @@ KEYS_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mmpos
 YOLOX_BN = dict(act="silu", bn_eps=1e-3, bn_momentum=0.03)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def read_keys(path: Path, prefix: str) -> dict[str, tuple[int, ...]]:
     keys = {}

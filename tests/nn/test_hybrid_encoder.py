@@ -15,14 +15,6 @@ from posekit.nn.hybrid_encoder import (CSPRepLayer, HybridEncoder, RepVGGBlock, 
 KEYS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mmpose_keys"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small modules run faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def reference_shapes(variant: str, prefix: str) -> dict[str, tuple[int, ...]]:
     """key -> shape of the official state dict (reference/mmpose_keys), restricted to `prefix`."""

@@ -8,14 +8,6 @@ from posekit.nn.hrnet import HRNet
 from posekit.nn.resnet import ResNet
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run faster on one thread, and much faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def count(module) -> int:
     return sum(p.numel() for p in module.parameters())

@@ -8,7 +8,6 @@ from torch import nn
 from posekit.nn.yolo_blocks import (C2f, C2PSA, C3k, C3k2, SPPF, Attention, Bottleneck, Concat, Conv, DWConv,
                                     run_graph, upsample)
 
-torch.set_num_threads(1)
 
 
 def test_conv_is_biasless_conv_bn_silu_with_ultralytics_bn_settings():
