@@ -80,3 +80,20 @@ def test_wrong_model_or_weights_is_one_line(folder, weights, tmp_path, capsys, a
 def test_missing_source(weights, tmp_path, capsys):
     code, io = _run(["predict", str(tmp_path / "nothing.jpg"), "--model", "rtmpose-t", "--weights", str(weights)], capsys)
     assert code == 2 and "does not exist" in io.err
+
+
+@pytest.mark.parametrize("name, args", [("yolov8-pose-n", {"width": 0.125, "input_size": (64, 64)}),
+                                        ("rtmo-s", {"widen": 0.125, "neck_hidden": 32, "neck_ffn": 64,
+                                                    "input_size": (64, 64)})])
+def test_one_stage_models_share_the_predict_path(folder, tmp_path, capsys, name, args):
+    weights = tmp_path / "w.pt"
+    save_checkpoint(weights, model=name, model_args=args, state_dict=create_model(name, **args).state_dict())
+    out = tmp_path / "out"
+    code, _ = _run(["predict", str(folder), "--model", name, "--weights", str(weights), "--out", str(out)], capsys)
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert all(len(r["keypoints"]) == 51 and r["image_id"] in (1, 2) for r in results)
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a.jpg", "b.jpg"]
+    code, io = _run(["predict", str(folder), "--model", name, "--weights", str(weights), "--detector",
+                     "rtmdet-person-nano", "--out", str(tmp_path / "o2")], capsys)
+    assert code == 2 and "finds people itself" in io.err
