@@ -153,15 +153,16 @@ class DetectionDataset(torch.utils.data.Dataset):
         parts = []
         for corner, j in enumerate(picks):
             image, kpts, boxes, areas = self._people(int(j))
-            r = s / max(image.shape[:2])
-            image = cv2.resize(image, (max(1, round(image.shape[1] * r)), max(1, round(image.shape[0] * r))))
+            h0, w0 = image.shape[:2]
+            r = s / max(h0, w0)
+            image = cv2.resize(image, (max(1, round(w0 * r)), max(1, round(h0 * r))))
             h, w = image.shape[:2]
             x0 = xc - w if corner in (0, 2) else xc  # where the resized image's top-left lands
             y0 = yc - h if corner in (0, 1) else yc
             region = np.array([max(x0, 0), max(y0, 0), min(x0 + w, 2 * s), min(y0 + h, 2 * s)])
             canvas[region[1]:region[3], region[0]:region[2]] = \
                 image[region[1] - y0:region[3] - y0, region[0] - x0:region[2] - x0]
-            rx, ry = w / self.data.read(int(j)).shape[1], h / self.data.read(int(j)).shape[0]
+            rx, ry = w / w0, h / h0
             M = np.array([[rx, 0, x0 + 0.5 * rx - 0.5], [0, ry, y0 + 0.5 * ry - 0.5]])  # cv2.resize's pixel centres
             xy = T.apply_affine(kpts[..., :2], M)
             inside = (xy >= region[:2]).all(-1) & (xy <= region[2:] - 1).all(-1) & (kpts[..., 2] > 0)
