@@ -1,4 +1,4 @@
-"""`posekit train` and `posekit models` from the command line."""
+"""`posekit train`, `posekit models` and `posekit doctor` from the command line."""
 
 from posekit.cli import main
 
@@ -26,3 +26,13 @@ def test_models_lists_every_family(capsys):
     out = capsys.readouterr().out
     for name in ("rtmpose-m", "hrnet-w32", "rtmdet-person-nano", "rtmo-s", "yoloxpose-s", "yolo11-pose-n"):
         assert name in out
+
+
+def test_doctor_prints_the_versions_a_bug_report_needs(capsys):
+    import torch
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for key in ("python", "torch", "onnxruntime", "opencv", "cuda_usable", "onnxruntime_providers"):
+        assert key in out
+    assert torch.__version__ in out and "CPUExecutionProvider" in out
