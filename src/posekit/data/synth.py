@@ -671,7 +671,8 @@ def generate(out_dir: str | Path, num_images: int, seed: int = 0, size: int = 64
     if num_images < 8:
         workers = 1
     if workers > 1:
-        with multiprocessing.get_context().Pool(workers, initializer=_init_worker) as pool:
+        # spawn, not fork: a fork taken while torch/OpenCV threads hold locks can hang the workers
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             results = list(_progress(pool.imap(_write_one, jobs, chunksize=4), num_images, progress))
     else:
         results = [_write_one(job) for job in _progress(jobs, num_images, progress)]
