@@ -13,7 +13,8 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.models import create_model, list_models, model_card
 from posekit.models.assigners import DynamicSoftLabelAssigner
 from posekit.models.det_losses import giou_loss, quality_focal_loss
-from posekit.models.rtmdet import RTMDet, grid_priors, letterbox_topleft, level_sizes
+from posekit.models.onestage import grid_points as grid_priors, level_sizes
+from posekit.models.rtmdet import RTMDet, letterbox_topleft
 from posekit.nn.ops import box_iou
 
 # Parameters and state-dict sizes of the official mmdet models (reference/official_sizes_and_keys.md).

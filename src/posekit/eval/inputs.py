@@ -7,7 +7,6 @@ with one line naming the entry and the fix.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re

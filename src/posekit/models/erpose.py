@@ -74,7 +74,7 @@ from torch import Tensor, nn
 from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
-from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, level_sizes, read_targets
+from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, points_for_outputs, read_targets
 from posekit.models.pose_losses import SIMILARITIES, KeypointSimilarityLoss, sigmas_to_constants
 from posekit.models.registry import ModelCard, configure, register_model
 from posekit.models.yolo_pose import (DFL, YOLO_VERSIONS, TaskAlignedAssigner, TaskAlignedAssignment,
@@ -351,15 +351,7 @@ class ERPose(OneStageModel):
     def anchor_points(self, num_cells: int, device=None) -> Tensor:
         """Cell centres (A, 3) as (x, y, stride) for outputs with A cells: those of the model's input
         size, or of the square input with A cells."""
-        strides = self.config.strides
-        sizes = level_sizes(self.input_size, strides)
-        if sum(h * w for h, w in sizes) != num_cells:
-            side = round(math.sqrt(num_cells / sum(1 / s ** 2 for s in strides)))
-            sizes = level_sizes((side, side), strides)
-            if sum(h * w for h, w in sizes) != num_cells:
-                raise InputError(f"ER-Pose outputs have {num_cells} cells, which fits no square input: "
-                                 f"train on {self.input_size[0]}x{self.input_size[1]} or square images")
-        return grid_points(sizes, strides, offset=0.5, device=device)
+        return points_for_outputs(num_cells, self.input_size, self.config.strides, 0.5, device)[0]
 
     # ----------------------------------------------------------------------- training
 

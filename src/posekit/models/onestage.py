@@ -107,6 +107,20 @@ def level_sizes(input_size: tuple[int, int], strides) -> list[tuple[int, int]]:
     return [(math.ceil(input_size[0] / s), math.ceil(input_size[1] / s)) for s in strides]
 
 
+def points_for_outputs(num_points: int, input_size: tuple[int, int], strides, offset: float = 0.0,
+                       device=None) -> tuple[Tensor, list[int]]:
+    """Grid points (A, 3) and points per level for dense outputs with A points: those of the
+    model's `input_size`, or of the square input that has A points (multi-scale training)."""
+    sizes = level_sizes(input_size, strides)
+    if sum(h * w for h, w in sizes) != num_points:
+        side = round(math.sqrt(num_points / sum(1 / s ** 2 for s in strides)))
+        sizes = level_sizes((side, side), strides)
+        if sum(h * w for h, w in sizes) != num_points:
+            raise InputError(f"dense outputs have {num_points} points, which fits no square input: run the "
+                             f"model on {input_size[0]}x{input_size[1]} or on square images")
+    return grid_points(sizes, strides, offset=offset, device=device), [h * w for h, w in sizes]
+
+
 def grid_points(sizes, strides, offset: float = 0.0, device=None, dtype=torch.float32) -> Tensor:
     """Grid points of every level, (A, 3) as (x, y, stride), level by level, row-major in each.
 

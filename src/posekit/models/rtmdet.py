@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from posekit.core.errors import ConfigError, InputError
 from posekit.models.assigners import DynamicSoftLabelAssigner
 from posekit.models.det_losses import GIoULoss, QualityFocalLoss
+from posekit.models.onestage import grid_points, points_for_outputs
 from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.conv import ConvModule, DepthwiseSeparableConvModule
 from posekit.nn.cspnext import CSPNeXt
@@ -70,22 +71,6 @@ class RTMDetConfig:
 
 
 # --------------------------------------------------------------------------- geometry helpers
-
-def level_sizes(input_size: tuple[int, int], strides) -> list[tuple[int, int]]:
-    """Feature map (h, w) of each level for an input (H, W): stride-2 convs give ceil(H / s)."""
-    return [(math.ceil(input_size[0] / s), math.ceil(input_size[1] / s)) for s in strides]
-
-
-def grid_priors(sizes, strides, device=None, dtype=torch.float32) -> Tensor:
-    """Grid points (x, y, stride) of every level, (A, 3), mmdet's MlvlPointGenerator with offset 0:
-    the point of cell (i, j) at stride s is (j * s, i * s)."""
-    priors = []
-    for (h, w), s in zip(sizes, strides):
-        ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype) * s,
-                                torch.arange(w, device=device, dtype=dtype) * s, indexing="ij")
-        priors.append(torch.stack([xs.flatten(), ys.flatten(), torch.full_like(xs.flatten(), s)], -1))
-    return torch.cat(priors)
-
 
 def letterbox_topleft(image: np.ndarray, size: tuple[int, int] | int) -> tuple[np.ndarray, np.ndarray]:
     """mmdet's test transform: Resize(keep_ratio) to fit size (H, W), then pad bottom/right with 114.
@@ -214,7 +199,7 @@ class RTMDet(nn.Module):
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         x = (images[:, [2, 1, 0]] - self.mean) / self.std  # RGB 0-255 -> normalised BGR
         cls_maps, distance_maps = self.bbox_head(self.neck(self.backbone(x)))
-        priors = grid_priors([m.shape[-2:] for m in cls_maps], self.config.strides, images.device, images.dtype)
+        priors = grid_points([m.shape[-2:] for m in cls_maps], self.config.strides, device=images.device, dtype=images.dtype)
         boxes = distance_to_box(priors[:, :2], _flatten_levels(distance_maps))  # (B, A, 4)
         return _flatten_levels(cls_maps), boxes
 
@@ -226,15 +211,7 @@ class RTMDet(nn.Module):
     def priors_for(self, num_priors: int, device=None) -> tuple[Tensor, list[int]]:
         """Grid points (A, 3) and points per level for outputs with A priors: the model's input size,
         or a square input whose A matches."""
-        strides = self.config.strides
-        sizes = level_sizes(self.input_size, strides)
-        if sum(h * w for h, w in sizes) != num_priors:
-            side = round(math.sqrt(num_priors / sum(1 / s ** 2 for s in strides)))
-            sizes = level_sizes((side, side), strides)
-            if sum(h * w for h, w in sizes) != num_priors:
-                raise InputError(f"RTMDet outputs have {num_priors} points, which fits no square input; "
-                                 f"run the model on {self.input_size[0]}x{self.input_size[1]} images")
-        return grid_priors(sizes, strides, device), [h * w for h, w in sizes]
+        return points_for_outputs(num_priors, self.input_size, self.config.strides, 0.0, device)
 
     # ----------------------------------------------------------------------- training
 

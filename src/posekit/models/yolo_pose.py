@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
-from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, level_sizes, read_targets
+from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, points_for_outputs, read_targets
 from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.ops import batched_nms, box_to_distance, distance_to_box
 from posekit.nn.yolo_blocks import C2f, C2PSA, C3k2, SPPF, Concat, Conv, DWConv, run_graph, upsample
@@ -482,15 +482,7 @@ class YOLOPose(OneStageModel):
     def anchor_points(self, num_anchors: int, device=None) -> Tensor:
         """Cell centres (A, 3) as (x, y, stride) for outputs with A anchors: those of the model's
         input size, or of the square input with A anchors."""
-        strides = self.config.strides
-        sizes = level_sizes(self.input_size, strides)
-        if sum(h * w for h, w in sizes) != num_anchors:
-            side = round(math.sqrt(num_anchors / sum(1 / s ** 2 for s in strides)))
-            sizes = level_sizes((side, side), strides)
-            if sum(h * w for h, w in sizes) != num_anchors:
-                raise InputError(f"YOLO-pose outputs have {num_anchors} anchors, which fits no square input: "
-                                 f"train on {self.input_size[0]}x{self.input_size[1]} or square images")
-        return grid_points(sizes, strides, offset=0.5, device=device)
+        return points_for_outputs(num_anchors, self.input_size, self.config.strides, 0.5, device)[0]
 
     # ----------------------------------------------------------------------- training
 
