@@ -8,7 +8,7 @@ import torch
 from posekit.core.errors import ConfigError
 from posekit.nn.cspdarknet import SPPF, CSPDarknet, Focus
 from posekit.nn.cspnext import DarknetBottleneck, SPPBottleneck
-from posekit.nn.yolox_pafpn import YOLOXPAFPN
+from posekit.nn.pafpn import YOLOXPAFPN
 
 KEYS_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mmpose_keys"
 YOLOX_BN = dict(act="silu", bn_eps=1e-3, bn_momentum=0.03)

@@ -47,7 +47,7 @@ from posekit.models.registry import ModelCard, configure, register_model
 from posekit.nn.conv import ConvModule
 from posekit.nn.cspdarknet import CSPDarknet
 from posekit.nn.ops import batched_nms, box_iou
-from posekit.nn.yolox_pafpn import YOLOXPAFPN
+from posekit.nn.pafpn import YOLOXPAFPN
 
 # CSPDarknet, YOLOXPAFPN and the head all use Swish (= SiLU) and BN(momentum 0.03, eps 0.001).
 CONV_KWARGS = dict(act="silu", bn_eps=1e-3, bn_momentum=0.03)
