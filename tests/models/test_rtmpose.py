@@ -38,6 +38,7 @@ def test_all_variants_are_registered():
     assert model_card("rtmpose-l-384").input_size == (384, 288)
 
 
+@pytest.mark.skipif(not KEYS_DIR.is_dir(), reason="the shared reference key lists are not on this machine")
 @pytest.mark.parametrize("name", ["rtmpose-t", "rtmpose-m"])
 def test_state_dict_equals_the_official_layout(name):
     reference = read_keys(KEYS_DIR / f"keys_{name}.txt")
