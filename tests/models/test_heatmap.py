@@ -52,6 +52,21 @@ def test_parameters_within_half_a_percent_of_the_official_count(name):
     assert abs(params_m - model_card(name).params_m) / model_card(name).params_m < 0.005, params_m
 
 
+@pytest.mark.parametrize("size", ["t", "s", "m", "l"])
+def test_cspnext_udp_backbone_is_the_rtmpose_backbone_it_initialises(size):
+    heatmap, rtmpose = create_model(f"cspnext-{size}-udp"), create_model(f"rtmpose-{size}")
+    assert isinstance(heatmap.codec, UDPHeatmap) and heatmap.heatmap_size == HEATMAP
+    backbone = {k: tuple(v.shape) for k, v in heatmap.state_dict().items() if k.startswith("backbone.")}
+    assert backbone == {k: tuple(v.shape) for k, v in rtmpose.state_dict().items() if k.startswith("backbone.")}
+    assert model_card(f"cspnext-{size}-udp").checkpoint_url.endswith("-256x192-" + {
+        "t": "cbed682d", "s": "92f5a029", "m": "f2f7d6f6", "l": "273b7631"}[size] + "_20230130.pth")
+
+
+def test_unknown_heatmap_backbone_is_refused():
+    with pytest.raises(ConfigError, match="cspnext"):
+        create_model("cspnext-t-udp", backbone="vit")
+
+
 def test_simplebaseline_r50_matches_the_official_model_exactly():
     model = create_model("simplebaseline-r50")
     assert count_params(model) == 33_999_697  # reference/official_sizes_and_keys.md

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from posekit.core.errors import CheckpointError
+from posekit.core.errors import CheckpointError, ConfigError
 from posekit.core.io import atomic_path
 
 
@@ -56,3 +56,25 @@ def load_weights(model: torch.nn.Module, path: str | Path, model_name: str | Non
                               f"{got} vs {want}): it was trained with another keypoint count or width")
     model.load_state_dict(state, strict=True)
     return ckpt
+
+
+def load_pretrained(model: torch.nn.Module, path: str | Path, prefix: str = "backbone.") -> int:
+    """Initialise the part of `model` under `prefix` from the same keys of a checkpoint (posekit,
+    MMPose or a bare state dict), as MMPose's `init_cfg=dict(type='Pretrained', prefix=...)` does for
+    a backbone. Every tensor of that part must be there with its shape. Returns how many were loaded.
+    """
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    if not own:
+        raise ConfigError(f"the model has no weights under '{prefix}': set pretrained.prefix to one of its "
+                          f"parts, e.g. 'backbone.'")
+    ckpt = read_checkpoint(path)
+    state = ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
+    missing = [k for k in own if k not in state]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or wrong:
+        example = missing[0] if missing else f"{wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}"
+        raise CheckpointError(f"checkpoint {path} does not fit the model's '{prefix}' ({len(missing)} of "
+                              f"{len(own)} tensors missing, {len(wrong)} of another shape, e.g. {example}): "
+                              f"pretrain the same architecture")
+    model.load_state_dict({k: state[k] for k in own}, strict=False)
+    return len(own)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from posekit.core.geometry import xywh_to_xyxy
@@ -78,3 +79,47 @@ def evaluate_detector(model, data: CocoDirectory, device="cpu", batch_size: int 
             scores.append(found["scores"])
     model.train(was_training)
     return box_ap(gts, dets, scores)
+
+
+@torch.no_grad()
+def evaluate_tae(model, data: CocoDirectory, device="cpu", batch_size: int = 8, score_thr: float | None = None,
+                 **select_options) -> dict:
+    """Task Alignment Error (`posekit.eval.tae`) of a dense one-stage model on whole images.
+
+    The model gives every cell's keypoints (`dense_keypoints`) and the cells it keeps at inference
+    (`select`, at its own score threshold unless `score_thr` is given). Candidates go back to image
+    pixels; OKS uses the annotation areas, as COCO evaluation does. Crowd regions are left out.
+    Returns {"TAE", "people", "mean_optimal_oks", "mean_selected_oks"}.
+    """
+    from posekit.core.errors import ConfigError
+    from posekit.data.transforms import apply_affine, invert_affine
+    from posekit.eval.tae import image_alignment, task_alignment_error
+
+    if not (hasattr(model, "dense_keypoints") and hasattr(model, "select")):
+        raise ConfigError(f"TAE needs a dense one-stage model with dense_keypoints() and select(); "
+                          f"{type(model).__name__} has no such outputs")
+    was_training = model.training
+    model.eval()
+    coco = data.coco
+    sigmas = np.asarray(model.skeleton.sigmas, dtype=np.float64)
+    alignments = []
+    for start in range(0, len(coco.images), batch_size):
+        indices = range(start, min(start + batch_size, len(coco.images)))
+        batch, metas = model.preprocess([data.read(i) for i in indices])
+        outputs = model(batch.to(device))
+        dense = model.dense_keypoints(outputs).cpu().numpy()  # (B, A, K, 2) input pixels
+        to_image = invert_affine(metas["matrix"])
+        for j, (i, kept) in enumerate(zip(indices, model.select(outputs, score_thr, **select_options))):
+            candidates = apply_affine(dense[j], to_image[j])
+            rows = coco.annotation_rows(int(coco.images[i]["id"]))
+            rows = rows[~coco.iscrowd[rows]]
+            gt = coco.keypoints[rows]
+            alignments.append(image_alignment(candidates, kept.cpu().numpy(), gt[..., :2], gt[..., 2],
+                                              coco.areas[rows], sigmas))
+    model.train(was_training)
+    counted = [a for a in alignments if a.labelled.any()]
+    optimal = np.concatenate([a.optimal_oks[a.labelled] for a in counted]) if counted else np.zeros(0)
+    selected = np.concatenate([a.selected_oks[a.labelled] for a in counted]) if counted else np.zeros(0)
+    return {"TAE": task_alignment_error(alignments), "people": int(len(optimal)),
+            "mean_optimal_oks": float(optimal.mean()) if len(optimal) else 0.0,
+            "mean_selected_oks": float(selected.mean()) if len(selected) else 0.0}

@@ -60,6 +60,12 @@ class AugmentConfig:
 
 
 @dataclass
+class PretrainedConfig:
+    checkpoint: str = ""           # path or URL of a checkpoint whose tensors initialise part of the model
+    prefix: str = "backbone."      # which part: the keys under this prefix (MMPose's init_cfg prefix)
+
+
+@dataclass
 class Recipe:
     model: str = ""
     model_args: dict = field(default_factory=dict)
@@ -67,6 +73,7 @@ class Recipe:
     optimizer: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
     epochs: int = 10
     batch_size: int = 32
     val_interval: int = 1
@@ -103,7 +110,7 @@ def _build(cls, values: dict, where: str):
     for name, value in values.items():
         kind = fields[name].type
         sub = {"DataConfig": DataConfig, "OptimConfig": OptimConfig, "ScheduleConfig": ScheduleConfig,
-               "AugmentConfig": AugmentConfig}.get(kind if isinstance(kind, str) else getattr(kind, "__name__", ""))
+               "AugmentConfig": AugmentConfig, "PretrainedConfig": PretrainedConfig}.get(kind if isinstance(kind, str) else getattr(kind, "__name__", ""))
         if sub is not None:
             value = _build(sub, value, f"{where}.{name}".lstrip("."))
         elif isinstance(value, list):

@@ -22,10 +22,11 @@ import torch
 from tqdm import tqdm
 
 from posekit.core.errors import CheckpointError
-from posekit.engine.checkpoint import read_checkpoint, save_checkpoint
+from posekit.engine.checkpoint import load_pretrained, read_checkpoint, save_checkpoint
 from posekit.engine.curves import plot_curves
 from posekit.engine.ema import ModelEMA
 from posekit.engine.recipe import Recipe
+from posekit.engine.weights import resolve_weights
 from posekit.models import create_model
 
 
@@ -79,6 +80,8 @@ class Trainer:
         self.device = resolve_device(recipe.device)
         seed_everything(recipe.seed)
         self.model = create_model(recipe.model, **recipe.model_args).to(self.device)
+        if recipe.pretrained.checkpoint and not resume:
+            self._load_pretrained()
         self.task = build_task(self.model, recipe)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
         self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
@@ -100,6 +103,12 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
+
+    def _load_pretrained(self) -> None:
+        spec = self.recipe.pretrained
+        count = load_pretrained(self.model, resolve_weights(spec.checkpoint), spec.prefix)
+        if not self.quiet:
+            print(f"initialised {count} tensors under '{spec.prefix}' from {spec.checkpoint}", flush=True)
 
     def _resume(self) -> None:
         path = self.out / "last.pt"

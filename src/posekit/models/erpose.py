@@ -441,6 +441,11 @@ class ERPose(OneStageModel):
             boxes = keypoint_extent(keypoints[..., :2], keypoints[..., 2], cfg.box_vis_thr)
         return scores, keypoints, boxes.float()
 
+    def dense_keypoints(self, outputs: dict[str, Tensor]) -> Tensor:
+        """Every cell's keypoints (B, A, K, 2) of the inference head in input pixels: the candidates
+        of the TAE metric."""
+        return self._inference_outputs(outputs)[1][..., :2]
+
     @torch.no_grad()
     def select(self, outputs: dict[str, Tensor], score_thr: float | None = None,
                max_det: int | None = None) -> list[Tensor]:

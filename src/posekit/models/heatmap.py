@@ -1,11 +1,12 @@
-"""Top-down heatmap models: SimpleBaseline (Xiao et al., ECCV 2018) and HRNet (Sun et al., CVPR 2019).
+"""Top-down heatmap models: SimpleBaseline (Xiao et al., ECCV 2018), HRNet (Sun et al., CVPR 2019) and
+the CSPNeXt-UDP models that pretrain RTMPose's backbones.
 
     model = create_model("hrnet-w32")               # 256x192 crops -> (B, 17, 64, 48) heatmaps
     heatmaps = model(crops)                          # crops: (B, 3, 256, 192) RGB 0-255
     losses = model.loss(heatmaps, {"keypoints": kpts, "keypoint_weights": w})
     keypoints, scores = model.decode_crops(heatmaps) # crop-input pixels
 
-A backbone (ResNet or HRNet), a `HeatmapHead` (SimpleBaseline: three 4x4 stride-2 deconvolutions of
+A backbone (ResNet, HRNet or CSPNeXt), a `HeatmapHead` (SimpleBaseline: three 4x4 stride-2 deconvolutions of
 256 channels, then a 1x1 conv; HRNet: the 1x1 conv alone), a codec (MSRA by default, DARK or UDP on
 request) and MMPose's `KeypointMSELoss` with target weights. Module names match MMPose's
 `TopdownPoseEstimator` (`backbone.*`, `head.deconv_layers.*`, `head.final_layer.*`).
@@ -23,6 +24,7 @@ from posekit.core.skeleton import get_skeleton
 from posekit.models.codecs.heatmap import MSRAHeatmap, UDPHeatmap, flip_heatmaps
 from posekit.models.registry import ModelCard, configure, register_model
 from posekit.models.topdown import TopDownModel
+from posekit.nn.cspnext import CSPNeXt
 from posekit.nn.hrnet import HRNet
 from posekit.nn.resnet import ResNet
 
@@ -31,13 +33,15 @@ from posekit.nn.resnet import ResNet
 class HeatmapConfig:
     """Architecture and codec of one heatmap model; every field can be overridden in create_model."""
 
-    backbone: str = "resnet"                       # "resnet" | "hrnet"
+    backbone: str = "resnet"                       # "resnet" | "hrnet" | "cspnext"
     depth: int = 50                                # ResNet depth: 18, 34, 50, 101, 152
     base_channels: int = 64                        # ResNet layer1 planes
     width: int = 32                                # HRNet width (channels of the stride-4 branch)
     stage_modules: tuple[int, int, int] = (1, 4, 3)  # HRNet modules in stages 2-4
     num_blocks: int = 4                            # HRNet blocks per branch
     stem_channels: int = 64                        # HRNet stem width
+    deepen: float = 1.0                            # CSPNeXt depth factor
+    widen: float = 1.0                             # CSPNeXt width factor
     deconv_channels: tuple[int, ...] = (256, 256, 256)  # head deconvolutions, () for none
     input_size: tuple[int, int] = (256, 192)       # (H, W) of the crops, multiples of 32
     codec: str = "msra"                            # "msra" | "udp"
@@ -85,13 +89,8 @@ class HeatmapPoseModel(TopDownModel):
         _check_config(config)
         super().__init__(config.input_size, get_skeleton(config.skeleton))
         self.config = config
-        if config.backbone == "resnet":
-            self.backbone = ResNet(config.depth, config.base_channels)
-            backbone_stride = 32
-        else:
-            self.backbone = HRNet(config.width, tuple(config.stage_modules), config.num_blocks, config.stem_channels)
-            backbone_stride = 4
-        self.head = HeatmapHead(self.backbone.out_channels[-1], self.skeleton.num_keypoints,
+        self.backbone, backbone_stride = _build_backbone(config)
+        self.head = HeatmapHead(_last_channels(self.backbone), self.skeleton.num_keypoints,
                                 tuple(config.deconv_channels))
         stride = backbone_stride / 2 ** len(config.deconv_channels)
         if stride < 1 or any(s % stride for s in config.input_size):
@@ -133,9 +132,24 @@ class HeatmapPoseModel(TopDownModel):
         return flip_heatmaps(flipped_outputs, self.skeleton.flip_indices, shift=self.codec.flip_shift)
 
 
+def _build_backbone(config: HeatmapConfig) -> tuple[nn.Module, int]:
+    """The backbone and the stride of its last output."""
+    if config.backbone == "resnet":
+        return ResNet(config.depth, config.base_channels), 32
+    if config.backbone == "hrnet":
+        return HRNet(config.width, tuple(config.stage_modules), config.num_blocks, config.stem_channels), 4
+    # RTMPose's backbone exactly, so that these weights initialise it (prefix `backbone.`)
+    return CSPNeXt("P5", config.deepen, config.widen, out_indices=(4,), expand_ratio=0.5,
+                   channel_attention=True), 32
+
+
+def _last_channels(backbone: nn.Module) -> int:
+    return backbone.channels[-1] if isinstance(backbone, CSPNeXt) else backbone.out_channels[-1]
+
+
 def _check_config(config: HeatmapConfig) -> None:
-    if config.backbone not in ("resnet", "hrnet"):
-        raise ConfigError(f"unknown heatmap backbone '{config.backbone}': use 'resnet' or 'hrnet'")
+    if config.backbone not in ("resnet", "hrnet", "cspnext"):
+        raise ConfigError(f"unknown heatmap backbone '{config.backbone}': use 'resnet', 'hrnet' or 'cspnext'")
     if config.codec not in ("msra", "udp"):
         raise ConfigError(f"unknown heatmap codec '{config.codec}': use 'msra' or 'udp' (DARK is msra with dark=True)")
     if config.dark and config.codec == "udp":
@@ -159,6 +173,10 @@ VARIANTS: dict[str, HeatmapConfig] = {
     "simplebaseline-r152": HeatmapConfig(backbone="resnet", depth=152),
     "hrnet-w32": HeatmapConfig(backbone="hrnet", width=32, deconv_channels=()),
     "hrnet-w48": HeatmapConfig(backbone="hrnet", width=48, deconv_channels=()),
+    "cspnext-t-udp": HeatmapConfig(backbone="cspnext", deepen=0.167, widen=0.375, codec="udp"),
+    "cspnext-s-udp": HeatmapConfig(backbone="cspnext", deepen=0.33, widen=0.5, codec="udp"),
+    "cspnext-m-udp": HeatmapConfig(backbone="cspnext", deepen=0.67, widen=0.75, codec="udp"),
+    "cspnext-l-udp": HeatmapConfig(backbone="cspnext", deepen=1.0, widen=1.0, codec="udp"),
 }
 
 _ZOO = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/"
@@ -217,3 +235,24 @@ def hrnet_w32(**overrides) -> HeatmapPoseModel:
           "(posekit measures 15.69 with FlopCounterMode). AP 75.6 and checkpoint: " + _ZOO_DOC + "/hrnet_coco.md."))
 def hrnet_w48(**overrides) -> HeatmapPoseModel:
     return build_heatmap_model(VARIANTS["hrnet-w48"], overrides)
+
+
+_PRETRAIN = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
+_CSPNEXT_UDP = {"t": "cspnext-tiny_udp-aic-coco_210e-256x192-cbed682d_20230130.pth",
+                "s": "cspnext-s_udp-aic-coco_210e-256x192-92f5a029_20230130.pth",
+                "m": "cspnext-m_udp-aic-coco_210e-256x192-f2f7d6f6_20230130.pth",
+                "l": "cspnext-l_udp-aic-coco_210e-256x192-273b7631_20230130.pth"}
+
+
+def _register_cspnext_udp(size: str) -> None:
+    name = f"cspnext-{size}-udp"
+    card = _card(name, _RTMPOSE, checkpoint_url=_PRETRAIN + _CSPNEXT_UDP[size],
+                 notes=f"CSPNeXt-{size} + HeatmapHead (three deconvolutions) + UDP codec, sigma 2: the heatmap "
+                       f"model whose backbone initialises rtmpose-{size} (shared/reference/mmpose.md section 5.2, "
+                       f"`init_cfg` prefix `backbone.`). No parameter or AP reference is given for it.")
+    register_model(card)(lambda **overrides: build_heatmap_model(VARIANTS[name], overrides))
+
+
+_RTMPOSE = "RTMPose: Real-Time Multi-Person Pose Estimation based on MMPose (Jiang et al., 2023)"
+for _size in _CSPNEXT_UDP:
+    _register_cspnext_udp(_size)

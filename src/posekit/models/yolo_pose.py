@@ -539,22 +539,44 @@ class YOLOPose(OneStageModel):
     # ----------------------------------------------------------------------- inference
 
     @torch.no_grad()
-    def decode(self, outputs, metas: dict | None = None, score_thr: float | None = None,
-               iou_thr: float | None = None, max_det: int | None = None) -> list[Poses]:
-        """Dense outputs -> per image Poses in original-image pixels, best first.
+    def select(self, outputs, score_thr: float | None = None, iou_thr: float | None = None,
+               max_det: int | None = None) -> list[Tensor]:
+        """The anchors the model keeps, per image: (N_i,) long indices into A, best first.
 
-        metas from `preprocess` ("matrix" (B, 2, 3) image -> input, "image_size" (B, 2) as (h, w));
-        None means the outputs are already in image pixels. Ultralytics' NMS: anchors whose best
-        class score exceeds score_thr (default config.score_thr = 0.25; 0.001 for evaluation), the
-        max_nms best of them, greedy box NMS per class at iou_thr (0.7), the max_det (300) best kept.
+        Ultralytics' NMS: anchors whose best class score exceeds score_thr (default config.score_thr =
+        0.25; 0.001 for evaluation), the max_nms best of them, greedy box NMS per class at iou_thr (0.7),
+        the max_det (300) best kept. These are the "selected" predictions of the TAE metric.
         """
         cfg = self.config
         score_thr = cfg.score_thr if score_thr is None else score_thr
         iou_thr = cfg.nms_iou_thr if iou_thr is None else iou_thr
         max_det = cfg.max_det if max_det is None else max_det
-        cls_logits, boxes, keypoints = outputs[0].float(), outputs[1].float(), outputs[2].float()
-        b = cls_logits.shape[0]
-        scores, labels = cls_logits.sigmoid().max(-1)  # (B, A)
+        scores, labels = outputs[0].float().sigmoid().max(-1)  # (B, A)
+        boxes = outputs[1].float()
+        selected = []
+        for i in range(scores.shape[0]):  # one NMS per image bounds its (N, N) overlap matrix
+            candidates = (scores[i] > score_thr).nonzero().squeeze(1)  # (N,)
+            candidates = candidates[scores[i, candidates].topk(min(cfg.max_nms, len(candidates))).indices]
+            selected.append(candidates[batched_nms(boxes[i, candidates], scores[i, candidates],
+                                                   labels[i, candidates], iou_thr, max_det)])
+        return selected
+
+    @staticmethod
+    def dense_keypoints(outputs) -> Tensor:
+        """Every anchor's keypoints (B, A, K, 2) in input pixels: the candidates of the TAE metric."""
+        return outputs[2][..., :2].float()
+
+    @torch.no_grad()
+    def decode(self, outputs, metas: dict | None = None, score_thr: float | None = None,
+               iou_thr: float | None = None, max_det: int | None = None) -> list[Poses]:
+        """Dense outputs -> per image Poses in original-image pixels, best first: `select`'s anchors.
+
+        metas from `preprocess` ("matrix" (B, 2, 3) image -> input, "image_size" (B, 2) as (h, w));
+        None means the outputs are already in image pixels.
+        """
+        boxes, keypoints = outputs[1].float(), outputs[2].float()
+        scores = outputs[0].float().sigmoid().max(-1).values  # (B, A)
+        b = scores.shape[0]
         metas = metas or {}
         matrices = metas.get("matrix", np.tile(np.eye(2, 3), (b, 1, 1)))
         image_sizes = metas.get("image_size", [None] * b)
@@ -562,11 +584,7 @@ class YOLOPose(OneStageModel):
             raise InputError(f"decode got outputs for {b} images but metas for {len(matrices)}: pass the metas "
                              f"that preprocess returned with this batch")
         results = []
-        for i in range(b):  # one NMS per image bounds its (N, N) overlap matrix
-            candidates = (scores[i] > score_thr).nonzero().squeeze(1)  # (N,)
-            candidates = candidates[scores[i, candidates].topk(min(cfg.max_nms, len(candidates))).indices]
-            kept = candidates[batched_nms(boxes[i, candidates], scores[i, candidates], labels[i, candidates],
-                                          iou_thr, max_det)]
+        for i, kept in enumerate(self.select(outputs, score_thr, iou_thr, max_det)):
             size = None if image_sizes[i] is None else tuple(int(s) for s in image_sizes[i])
             results.append(self.to_image_poses(keypoints[i, kept, :, :2], keypoints[i, kept, :, 2].sigmoid(),
                                                boxes[i, kept], scores[i, kept], matrices[i], size))
