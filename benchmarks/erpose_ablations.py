@@ -115,6 +115,7 @@ def markdown(rows: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", nargs="+", choices=sorted(ARMS), help="arms to train, in order")
+    parser.add_argument("--report", action="store_true", help="evaluate the trained arms (what runs without --train)")
     parser.add_argument("--budget-min", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/erpose_ablations")
