@@ -50,10 +50,7 @@ TABLES = {
 def train(arms: list[str], budget_min: float, out: Path) -> None:
     for arm in arms:
         recipe, overrides = ARMS[arm]
-        trainer, seconds = train_within(ROOT / recipe, budget_min, out / arm, overrides)
-        summary = {"train_minutes": round(seconds / 60, 1), "cpu_minutes": trainer.cpu_minutes,
-                   "epochs": trainer.epoch, "steps": trainer.step, "threads": torch.get_num_threads(),
-                   "model": trainer.recipe.model, "model_args": trainer.recipe.model_args}
+        _, summary = train_within(ROOT / recipe, budget_min, out / arm, overrides)
         (out / arm / "summary.json").write_text(json.dumps(summary))
         print(json.dumps({arm: summary}), flush=True)
 

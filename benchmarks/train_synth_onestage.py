@@ -31,16 +31,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     info = header("synthetic benchmark: one-stage models trained on CPU")
-    from posekit.engine.evaluation import evaluate_onestage
-
     report = {"machine": info, "budget_min": args.budget_min}
     for name in args.models:
-        trainer, seconds = train_within(ROOT / f"configs/synth/{name}.yaml", args.budget_min, Path(args.out) / name,
-                                        args.set)
-        with torch.no_grad():
-            stats = evaluate_onestage(trainer.eval_model(), trainer.task.val_data).stats
-        report[name] = {"train_minutes": round(seconds / 60, 1), "cpu_minutes": trainer.cpu_minutes, "epochs": trainer.epoch, "steps": trainer.step,
-                        "model_args": trainer.recipe.model_args, "AP": stats["AP"], "stats": stats}
+        _, summary = train_within(ROOT / f"configs/synth/{name}.yaml", args.budget_min, Path(args.out) / name,
+                                  args.set)
+        stats = summary.pop("val")  # the Trainer's final validation: evaluate_onestage on the val set
+        report[name] = {**summary, "AP": stats["AP"], "stats": stats}
         print(json.dumps({name: report[name]}, indent=1), flush=True)
     out = ROOT / "benchmarks/results" / f"train_synth_onestage_{'_'.join(args.models)}.json"
     out.parent.mkdir(exist_ok=True)

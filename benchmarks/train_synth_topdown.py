@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 UNBOUNDED_EPOCHS = 100_000
 
 
-def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]):
+def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]) -> tuple[object, dict]:
+    """Train one recipe for `budget_min` minutes; returns the Trainer and a summary: wall and CPU
+    minutes, epochs, steps, threads, model, model_args and the final validation metrics ("val")."""
     from posekit.engine.recipe import load_recipe
     from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
@@ -46,9 +48,12 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
     print(f"{recipe.model}: training for {budget_min:.1f} min", flush=True)
     start, cpu = time.perf_counter(), cpu_seconds()
     trainer = Trainer(recipe, quiet=True)
-    trainer.fit()
-    trainer.cpu_minutes = round((cpu_seconds() - cpu) / 60, 1)
-    return trainer, time.perf_counter() - start
+    metrics = trainer.fit()
+    summary = {"train_minutes": round((time.perf_counter() - start) / 60, 1),
+               "cpu_minutes": round((cpu_seconds() - cpu) / 60, 1), "epochs": trainer.epoch, "steps": trainer.step,
+               "threads": torch.get_num_threads(), "model": recipe.model, "model_args": recipe.model_args,
+               "val": metrics}
+    return trainer, summary
 
 
 def cpu_seconds() -> float:
@@ -59,11 +64,10 @@ def cpu_seconds() -> float:
 
 def export(run: Path, name: str, path: Path) -> None:
     """The run's final weights (EMA where used) as float16, with the architecture overrides."""
-    from posekit.engine.checkpoint import read_checkpoint, save_checkpoint
+    from posekit.engine.checkpoint import read_checkpoint, save_checkpoint, weights_of
 
     ckpt = read_checkpoint(run / "last.pt")
-    weights = ckpt.get("ema_state_dict") or ckpt["state_dict"]
-    state = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+    state = {k: v.half() if v.is_floating_point() else v for k, v in weights_of(ckpt).items()}
     save_checkpoint(path, model=name, model_args=ckpt["config"]["model_args"], state_dict=state,
                     note=f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs")
     print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -76,20 +80,15 @@ PRETRAIN = ("cspnext-t-udp", "configs/synth/cspnext-t-udp.yaml")
 
 def train(which: str, budget_min: float, out: Path, overrides: list[str], pretrain_fraction: float) -> None:
     name, recipe = RUNS[which]
-    summary = {}
+    pretrain = None
     if which == "pose" and pretrain_fraction > 0:
-        stage1, seconds = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, out / PRETRAIN[0],
-                                       overrides)
-        summary["pretrain"] = {"model": PRETRAIN[0], "train_minutes": round(seconds / 60, 1),
-                               "cpu_minutes": stage1.cpu_minutes, "steps": stage1.step,
-                               "AP_gt_boxes": stage1.records[-1].get("val/AP")}
+        _, pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, out / PRETRAIN[0], overrides)
         overrides = overrides + [f"pretrained.checkpoint={out / PRETRAIN[0] / 'last.pt'}"]
-        budget_min -= seconds / 60
-    trainer, seconds = train_within(ROOT / recipe, budget_min, out / name, overrides)
-    summary |= {"train_minutes": round(seconds / 60, 1), "cpu_minutes": trainer.cpu_minutes, "epochs": trainer.epoch,
-                "steps": trainer.step, "threads": torch.get_num_threads(), "model_args": trainer.recipe.model_args}
-    if "pretrain" in summary:
-        summary["total_train_minutes"] = round(summary["train_minutes"] + summary["pretrain"]["train_minutes"], 1)
+        budget_min -= pretrain["train_minutes"]
+    _, summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
+    if pretrain:
+        summary["pretrain"] = pretrain
+        summary["total_train_minutes"] = round(summary["train_minutes"] + pretrain["train_minutes"], 1)
     (out / name / "summary.json").write_text(json.dumps(summary))
     print(json.dumps({name: summary}), flush=True)
 

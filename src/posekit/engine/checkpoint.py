@@ -30,6 +30,19 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def weights_of(ckpt: dict) -> dict:
+    """The tensors a checkpoint carries: its EMA weights where it has them, else its state_dict
+    (posekit and MMPose layouts), else the dict itself (a bare state dict)."""
+    return ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
+
+
+def _misfits(own: dict, state: dict) -> tuple[list[str], list[str]]:
+    """Keys of `own` absent from `state`, and keys present with another shape."""
+    missing = [k for k in own if k not in state]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return missing, wrong
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, model_name: str | None = None) -> dict:
     """Load a posekit checkpoint (or a bare state_dict) strictly into `model`.
 
@@ -37,23 +50,23 @@ def load_weights(model: torch.nn.Module, path: str | Path, model_name: str | Non
     that says which, instead of loading partially.
     """
     ckpt = read_checkpoint(path)
-    state = ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
+    state = weights_of(ckpt)
     saved_name = ckpt.get("model")
     if model_name and saved_name and saved_name != model_name:
         raise CheckpointError(f"checkpoint {path} holds '{saved_name}', not '{model_name}': "
                               f"pass --model {saved_name} or the weights of {model_name}")
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
+    missing, wrong = _misfits(own, state)
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {path} does not fit this model ({len(missing)} missing keys e.g. "
             f"{missing[:2]}, {len(unexpected)} unexpected e.g. {unexpected[:2]}): it was made for another model")
-    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
     if wrong:
-        k, got, want = wrong[0]
+        k = wrong[0]
         raise CheckpointError(f"checkpoint {path} has {len(wrong)} tensors of the wrong shape (e.g. {k}: "
-                              f"{got} vs {want}): it was trained with another keypoint count or width")
+                              f"{tuple(state[k].shape)} vs {tuple(own[k].shape)}): it was trained with another "
+                              f"keypoint count or width")
     model.load_state_dict(state, strict=True)
     return ckpt
 
@@ -67,10 +80,8 @@ def load_pretrained(model: torch.nn.Module, path: str | Path, prefix: str = "bac
     if not own:
         raise ConfigError(f"the model has no weights under '{prefix}': set pretrained.prefix to one of its "
                           f"parts, e.g. 'backbone.'")
-    ckpt = read_checkpoint(path)
-    state = ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
-    missing = [k for k in own if k not in state]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    state = weights_of(read_checkpoint(path))
+    missing, wrong = _misfits(own, state)
     if missing or wrong:
         example = missing[0] if missing else f"{wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}"
         raise CheckpointError(f"checkpoint {path} does not fit the model's '{prefix}' ({len(missing)} of "

@@ -117,9 +117,8 @@ def evaluate_tae(model, data: CocoDirectory, device="cpu", batch_size: int = 8, 
             alignments.append(image_alignment(candidates, kept.cpu().numpy(), gt[..., :2], gt[..., 2],
                                               coco.areas[rows], sigmas))
     model.train(was_training)
-    counted = [a for a in alignments if a.labelled.any()]
-    optimal = np.concatenate([a.optimal_oks[a.labelled] for a in counted]) if counted else np.zeros(0)
-    selected = np.concatenate([a.selected_oks[a.labelled] for a in counted]) if counted else np.zeros(0)
+    optimal = np.concatenate([a.optimal_oks[a.labelled] for a in alignments] or [np.zeros(0)])
+    selected = np.concatenate([a.selected_oks[a.labelled] for a in alignments] or [np.zeros(0)])
     return {"TAE": task_alignment_error(alignments), "people": int(len(optimal)),
             "mean_optimal_oks": float(optimal.mean()) if len(optimal) else 0.0,
             "mean_selected_oks": float(selected.mean()) if len(selected) else 0.0}

@@ -91,6 +91,9 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+_SECTIONS = {cls.__name__: cls for cls in (DataConfig, OptimConfig, ScheduleConfig, AugmentConfig, PretrainedConfig)}
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
@@ -109,8 +112,7 @@ def _build(cls, values: dict, where: str):
     kwargs = {}
     for name, value in values.items():
         kind = fields[name].type
-        sub = {"DataConfig": DataConfig, "OptimConfig": OptimConfig, "ScheduleConfig": ScheduleConfig,
-               "AugmentConfig": AugmentConfig, "PretrainedConfig": PretrainedConfig}.get(kind if isinstance(kind, str) else getattr(kind, "__name__", ""))
+        sub = _SECTIONS.get(kind if isinstance(kind, str) else getattr(kind, "__name__", ""))
         if sub is not None:
             value = _build(sub, value, f"{where}.{name}".lstrip("."))
         elif isinstance(value, list):

@@ -66,7 +66,6 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -484,19 +483,11 @@ class ERPose(OneStageModel):
         head's cells above score_thr (0.25 by default; 0.001 for evaluation), the max_det best, no NMS.
         """
         scores, keypoints, boxes = self._inference_outputs(outputs)
-        b = scores.shape[0]
-        metas = metas or {}
-        matrices = metas.get("matrix", np.tile(np.eye(2, 3), (b, 1, 1)))
-        image_sizes = metas.get("image_size", [None] * b)
-        if len(matrices) != b or len(image_sizes) != b:
-            raise InputError(f"decode got outputs for {b} images but metas for {len(matrices)}: pass the metas "
-                             f"that preprocess returned with this batch")
-        results = []
-        for i, kept in enumerate(self._select(scores, keypoints, boxes, score_thr, max_det)):
-            size = None if image_sizes[i] is None else tuple(int(s) for s in image_sizes[i])
-            results.append(self.to_image_poses(keypoints[i, kept, :, :2], keypoints[i, kept, :, 2], boxes[i, kept],
-                                               scores[i, kept], matrices[i], size))
-        return results
+        matrices, sizes = self.image_metas(metas, scores.shape[0])
+        kept_per_image = self._select(scores, keypoints, boxes, score_thr, max_det)
+        return [self.to_image_poses(keypoints[i, kept, :, :2], keypoints[i, kept, :, 2], boxes[i, kept],
+                                    scores[i, kept], matrices[i], sizes[i])
+                for i, kept in enumerate(kept_per_image)]
 
 
 # --------------------------------------------------------------------------- variants

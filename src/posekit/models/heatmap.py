@@ -23,6 +23,8 @@ from posekit.core.errors import ConfigError, InputError
 from posekit.core.skeleton import get_skeleton
 from posekit.models.codecs.heatmap import MSRAHeatmap, UDPHeatmap, flip_heatmaps
 from posekit.models.registry import ModelCard, configure, register_model
+from posekit.models.rtmpose import CHECKPOINTS as RTMPOSE_CHECKPOINTS
+from posekit.models.rtmpose import PAPER as RTMPOSE_PAPER
 from posekit.models.topdown import TopDownModel
 from posekit.nn.cspnext import CSPNeXt
 from posekit.nn.hrnet import HRNet
@@ -90,7 +92,7 @@ class HeatmapPoseModel(TopDownModel):
         super().__init__(config.input_size, get_skeleton(config.skeleton))
         self.config = config
         self.backbone, backbone_stride = _build_backbone(config)
-        self.head = HeatmapHead(_last_channels(self.backbone), self.skeleton.num_keypoints,
+        self.head = HeatmapHead(self.backbone.out_channels[-1], self.skeleton.num_keypoints,
                                 tuple(config.deconv_channels))
         stride = backbone_stride / 2 ** len(config.deconv_channels)
         if stride < 1 or any(s % stride for s in config.input_size):
@@ -141,10 +143,6 @@ def _build_backbone(config: HeatmapConfig) -> tuple[nn.Module, int]:
     # RTMPose's backbone exactly, so that these weights initialise it (prefix `backbone.`)
     return CSPNeXt("P5", config.deepen, config.widen, out_indices=(4,), expand_ratio=0.5,
                    channel_attention=True), 32
-
-
-def _last_channels(backbone: nn.Module) -> int:
-    return backbone.channels[-1] if isinstance(backbone, CSPNeXt) else backbone.out_channels[-1]
 
 
 def _check_config(config: HeatmapConfig) -> None:
@@ -237,7 +235,6 @@ def hrnet_w48(**overrides) -> HeatmapPoseModel:
     return build_heatmap_model(VARIANTS["hrnet-w48"], overrides)
 
 
-_PRETRAIN = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
 _CSPNEXT_UDP = {"t": "cspnext-tiny_udp-aic-coco_210e-256x192-cbed682d_20230130.pth",
                 "s": "cspnext-s_udp-aic-coco_210e-256x192-92f5a029_20230130.pth",
                 "m": "cspnext-m_udp-aic-coco_210e-256x192-f2f7d6f6_20230130.pth",
@@ -246,13 +243,12 @@ _CSPNEXT_UDP = {"t": "cspnext-tiny_udp-aic-coco_210e-256x192-cbed682d_20230130.p
 
 def _register_cspnext_udp(size: str) -> None:
     name = f"cspnext-{size}-udp"
-    card = _card(name, _RTMPOSE, checkpoint_url=_PRETRAIN + _CSPNEXT_UDP[size],
+    card = _card(name, RTMPOSE_PAPER, checkpoint_url=RTMPOSE_CHECKPOINTS + _CSPNEXT_UDP[size],
                  notes=f"CSPNeXt-{size} + HeatmapHead (three deconvolutions) + UDP codec, sigma 2: the heatmap "
                        f"model whose backbone initialises rtmpose-{size} (shared/reference/mmpose.md section 5.2, "
                        f"`init_cfg` prefix `backbone.`). No parameter or AP reference is given for it.")
     register_model(card)(lambda **overrides: build_heatmap_model(VARIANTS[name], overrides))
 
 
-_RTMPOSE = "RTMPose: Real-Time Multi-Person Pose Estimation based on MMPose (Jiang et al., 2023)"
 for _size in _CSPNEXT_UDP:
     _register_cspnext_udp(_size)

@@ -76,6 +76,18 @@ class OneStageModel(nn.Module):
         metas = {"matrix": np.stack(matrices), "image_size": np.array([im.shape[:2] for im in images])}
         return batch, metas
 
+    @staticmethod
+    def image_metas(metas: dict | None, num_images: int) -> tuple[np.ndarray, list]:
+        """preprocess's metas for `decode`: matrices (B, 2, 3) image -> input, and per image its (h, w)
+        or None. Without metas the outputs are taken to be in image pixels already (identity, no size)."""
+        metas = metas or {}
+        matrices = metas.get("matrix", np.tile(np.eye(2, 3), (num_images, 1, 1)))
+        sizes = metas.get("image_size", [None] * num_images)
+        if len(matrices) != num_images or len(sizes) != num_images:
+            raise InputError(f"decode got outputs for {num_images} images but metas for {len(matrices)}: pass the "
+                             f"metas that preprocess returned with this batch")
+        return matrices, [None if size is None else tuple(int(v) for v in size) for size in sizes]
+
     def to_image_poses(self, keypoints, keypoint_scores, boxes, scores, matrix,
                        image_size: tuple[int, int] | None = None) -> Poses:
         """One image's detections from input pixels back to image pixels.

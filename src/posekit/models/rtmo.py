@@ -46,7 +46,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -463,12 +462,7 @@ class RTMO(OneStageModel):
         cfg = self.config
         scores = outputs["cls_logits"].float().sigmoid()  # (B, A)
         b = scores.shape[0]
-        if metas is None:
-            metas = {"matrix": np.broadcast_to(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (b, 2, 3)),
-                     "image_size": np.broadcast_to(np.array(self.input_size), (b, 2))}
-        if len(metas["matrix"]) != b:
-            raise InputError(f"decode got outputs for {b} images but metas for {len(metas['matrix'])}: "
-                             f"pass the metas `preprocess` returned with this batch")
+        matrices, sizes = self.image_metas(metas, b)
         image, point = (scores > cfg.score_thr).nonzero(as_tuple=True)  # (N,)
         box, score = outputs["boxes"][image, point].float(), scores[image, point]
         keep = batched_nms(box, score, image, cfg.nms_thr)  # by decreasing score
@@ -482,7 +476,7 @@ class RTMO(OneStageModel):
         box = torch.stack([box[:, 0].clamp(0, w), box[:, 1].clamp(0, h), box[:, 2].clamp(0, w),
                            box[:, 3].clamp(0, h)], -1)
         counts = torch.bincount(image, minlength=b).tolist()
-        return [self.to_image_poses(kp, ks, bx, sc, metas["matrix"][i], metas["image_size"][i])
+        return [self.to_image_poses(kp, ks, bx, sc, matrices[i], sizes[i])
                 for i, (kp, ks, bx, sc) in enumerate(zip(keypoints.split(counts), keypoint_scores.split(counts),
                                                          box.split(counts), score.split(counts)))]
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.core.errors import ConfigError, InputError
+from posekit.core.errors import ConfigError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
 from posekit.models.onestage import OneStageModel, flatten_levels, grid_points, points_for_outputs, read_targets
@@ -547,12 +547,15 @@ class YOLOPose(OneStageModel):
         0.25; 0.001 for evaluation), the max_nms best of them, greedy box NMS per class at iou_thr (0.7),
         the max_det (300) best kept. These are the "selected" predictions of the TAE metric.
         """
+        scores, labels = outputs[0].float().sigmoid().max(-1)  # (B, A)
+        return self._select(scores, labels, outputs[1].float(), score_thr, iou_thr, max_det)
+
+    def _select(self, scores: Tensor, labels: Tensor, boxes: Tensor, score_thr: float | None,
+                iou_thr: float | None, max_det: int | None) -> list[Tensor]:
         cfg = self.config
         score_thr = cfg.score_thr if score_thr is None else score_thr
         iou_thr = cfg.nms_iou_thr if iou_thr is None else iou_thr
         max_det = cfg.max_det if max_det is None else max_det
-        scores, labels = outputs[0].float().sigmoid().max(-1)  # (B, A)
-        boxes = outputs[1].float()
         selected = []
         for i in range(scores.shape[0]):  # one NMS per image bounds its (N, N) overlap matrix
             candidates = (scores[i] > score_thr).nonzero().squeeze(1)  # (N,)
@@ -575,20 +578,12 @@ class YOLOPose(OneStageModel):
         None means the outputs are already in image pixels.
         """
         boxes, keypoints = outputs[1].float(), outputs[2].float()
-        scores = outputs[0].float().sigmoid().max(-1).values  # (B, A)
-        b = scores.shape[0]
-        metas = metas or {}
-        matrices = metas.get("matrix", np.tile(np.eye(2, 3), (b, 1, 1)))
-        image_sizes = metas.get("image_size", [None] * b)
-        if len(matrices) != b or len(image_sizes) != b:
-            raise InputError(f"decode got outputs for {b} images but metas for {len(matrices)}: pass the metas "
-                             f"that preprocess returned with this batch")
-        results = []
-        for i, kept in enumerate(self.select(outputs, score_thr, iou_thr, max_det)):
-            size = None if image_sizes[i] is None else tuple(int(s) for s in image_sizes[i])
-            results.append(self.to_image_poses(keypoints[i, kept, :, :2], keypoints[i, kept, :, 2].sigmoid(),
-                                               boxes[i, kept], scores[i, kept], matrices[i], size))
-        return results
+        scores, labels = outputs[0].float().sigmoid().max(-1)  # (B, A)
+        matrices, sizes = self.image_metas(metas, scores.shape[0])
+        kept_per_image = self._select(scores, labels, boxes, score_thr, iou_thr, max_det)
+        return [self.to_image_poses(keypoints[i, kept, :, :2], keypoints[i, kept, :, 2].sigmoid(), boxes[i, kept],
+                                    scores[i, kept], matrices[i], sizes[i])
+                for i, kept in enumerate(kept_per_image)]
 
 
 # --------------------------------------------------------------------------- variants

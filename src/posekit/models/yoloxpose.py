@@ -34,12 +34,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.core.errors import ConfigError, InputError
+from posekit.core.errors import ConfigError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import get_skeleton
 from posekit.models.onestage import OneStageModel, best_per_image, flatten_levels, grid_points, read_targets
@@ -393,12 +392,7 @@ class YOLOXPose(OneStageModel):
         cfg = self.config
         scores = outputs["cls_logits"].float().sigmoid() * outputs["obj_logits"].float().sigmoid()  # (B, A)
         b = scores.shape[0]
-        if metas is None:
-            metas = {"matrix": np.broadcast_to(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (b, 2, 3)),
-                     "image_size": np.broadcast_to(np.array(self.input_size), (b, 2))}
-        if "matrix" not in metas or "image_size" not in metas or len(metas["matrix"]) != b:
-            raise InputError(f"decode needs metas with 'matrix' and 'image_size' for each of the {b} images: "
-                             f"pass the metas `preprocess` returned with this batch")
+        matrices, sizes = self.image_metas(metas, b)
         image, point = (scores > cfg.score_thr).nonzero(as_tuple=True)  # (N,)
         box, score = outputs["boxes"][image, point].float(), scores[image, point]  # (N, 4), (N,)
         keep = batched_nms(box, score, image, cfg.nms_thr)
@@ -409,7 +403,7 @@ class YOLOXPose(OneStageModel):
         keypoints = outputs["keypoints"][image, point].float()  # (N, K, 2)
         keypoint_scores = outputs["keypoint_logits"][image, point].float().sigmoid()  # (N, K)
         counts = torch.bincount(image, minlength=b).tolist()
-        return [self.to_image_poses(kp, ks, bx, sc, metas["matrix"][i], metas["image_size"][i])
+        return [self.to_image_poses(kp, ks, bx, sc, matrices[i], sizes[i])
                 for i, (kp, ks, bx, sc) in enumerate(zip(keypoints.split(counts), keypoint_scores.split(counts),
                                                          box.split(counts), score.split(counts)))]
 
