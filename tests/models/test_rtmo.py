@@ -404,3 +404,10 @@ def test_onnx_export_matches_eager():
     keypoints = session.run(None, dict(zip(["pose_vectors", "boxes", "grids"], (a.numpy() for a in args))))[0]
     with torch.no_grad():
         np.testing.assert_allclose(keypoints, model.head.dcc(*args)[0].numpy(), atol=1e-3, rtol=1e-4)
+
+
+def test_small_variants_centre_the_assignment_on_the_keypoints():
+    # the official COCO/body7 configs set use_keypoints_for_center for rtmo-t/s only
+    assert tiny().assigner.use_keypoints_for_center
+    assert not tiny(use_keypoints_for_center=False).assigner.use_keypoints_for_center
+    assert not create_model("rtmo-m").assigner.use_keypoints_for_center

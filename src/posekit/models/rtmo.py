@@ -30,7 +30,8 @@ features (Linear + BatchNorm1d, then a GAU whose queries and keys get a learned 
 encoding) score the bins; softmax over bins and the expectation of the bin positions give x, y.
 
 Training assigns grid points with SimOTA (MMPose's pose variant, objectness fixed at 1, cost with
--log OKS of the proxy keypoints, dynamic k from OKS) and applies MMPose's RTMOHead losses:
+-log OKS of the proxy keypoints, dynamic k from OKS; for t and s the centre region sits on the mean of
+the labelled keypoints, as their COCO configs set) and applies MMPose's RTMOHead losses:
 VariFocal classification towards OKS^0.5 (w1), square-IoU box loss (w5), OKS loss on the proxy
 keypoints (w30), visibility BCE (w1) and the DCC's maximum-likelihood loss against a Laplace
 target whose spread the model predicts (`sigma_fc`; w1 for t/s, 1e-2 for m/l).
@@ -105,6 +106,7 @@ class RTMOConfig:
     oks_weight: float = 3.0
     cls_weight: float = 1.0
     overlaps_power: float = 0.5
+    use_keypoints_for_center: bool = False  # the COCO/body7 rtmo-s/t assigners centre on the keypoints
     proxy_target_cc: bool = False
     loss_weights: tuple[tuple[str, float], ...] = (("loss_cls", 1.0), ("loss_bbox", 5.0), ("loss_oks", 30.0),
                                                    ("loss_vis", 1.0), ("loss_mle", 1.0))
@@ -338,7 +340,8 @@ class RTMO(OneStageModel):
                                   projector_channels=2 * config.head_channels)
         self.head = RTMOHead(skeleton.num_keypoints, self.config, skeleton.sigmas)
         self.assigner = SimOTAAssigner(self.head.loss_oks.sigmas, config.center_radius, config.candidate_topk,
-                                       config.iou_weight, config.oks_weight, config.cls_weight)
+                                       config.iou_weight, config.oks_weight, config.cls_weight,
+                                       config.use_keypoints_for_center)
         self.loss_weights = dict(config.loss_weights)
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
@@ -507,7 +510,8 @@ def _build(config: RTMOConfig, overrides: dict) -> RTMO:
     checkpoint_url=f"{_URL}/rtmo-t_8xb32-600e_body7-416x416-f48f75cb_20231219.pth",
     notes="trained on body7 (AP is COCO val); params and GMACs derived from the config, not published. " + _NOTES))
 def rtmo_t(**overrides) -> RTMO:
-    return _build(RTMOConfig(deepen=0.33, widen=0.375, input_size=(416, 416)), overrides)
+    return _build(RTMOConfig(deepen=0.33, widen=0.375, input_size=(416, 416),
+                                     use_keypoints_for_center=True), overrides)
 
 
 @register_model(ModelCard(
@@ -515,7 +519,7 @@ def rtmo_t(**overrides) -> RTMO:
     params_m=9.869, gmacs=12.063, coco_ap=67.7,
     checkpoint_url=f"{_URL}/rtmo-s_8xb32-600e_coco-640x640-8db55a59_20231211.pth", notes=_NOTES))
 def rtmo_s(**overrides) -> RTMO:
-    return _build(RTMOConfig(deepen=0.33, widen=0.5), overrides)
+    return _build(RTMOConfig(deepen=0.33, widen=0.5, use_keypoints_for_center=True), overrides)
 
 
 @register_model(ModelCard(
