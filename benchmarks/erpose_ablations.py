@@ -7,7 +7,8 @@ synthetic benchmark, every arm trained for the same CPU budget from configs/synt
 Arms train one after another in a process; two processes with --threads 1 share the 2 cores.
 The report evaluates each arm's final (EMA) weights on the held-out synthetic val set: COCO AP/AR,
 TAE (eq. 5) of the predictions each model keeps at its inference threshold, and model + selection
-latency per image at batch 1, the arms interleaved after a warm-up (medians).
+latency per image at batch 1 of the deployed model (`for_inference()`: ER-Pose keeps its inference
+head only), the arms interleaved after a warm-up (medians).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def train(arms: list[str], budget_min: float, out: Path) -> None:
 
 def latency_ms(models: dict, images: list, repeats: int) -> dict[str, float]:
     """Median per-image time of forward + select at batch 1, arms interleaved after a warm-up."""
+    models = {arm: model.for_inference() for arm, model in models.items()}
     batches = {arm: [m.preprocess([im])[0] for im in images] for arm, m in models.items()}
     times: dict[str, list[float]] = {arm: [] for arm in models}
     with torch.no_grad():

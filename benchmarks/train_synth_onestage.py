@@ -3,9 +3,9 @@
     python benchmarks/train_synth_onestage.py [--models rtmo-s yoloxpose-s yolov8-pose-n]
         [--budget-min 30] [--threads 1]
 
-Recipes: configs/synth/<model>.yaml. As in train_synth_topdown.py, `epochs` is fitted to the budget
-from a timing of training steps and the recipe's time budget stops the run hard. With --threads 1
-runs can share a 2-core machine; the report gives each run's wall and CPU minutes.
+Recipes: configs/synth/<model>.yaml. As in train_synth_topdown.py, each model trains until its
+budget runs out (the cosine schedule follows the clock) and is validated once at the end. With
+--threads 1 runs can share a 2-core machine; the report gives each run's wall and CPU minutes.
 """
 
 from __future__ import annotations

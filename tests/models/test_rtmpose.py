@@ -1,7 +1,6 @@
 """RTMPose: official state-dict layout, sizes, the model contract, learning and export."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,26 +10,16 @@ from posekit.bench.complexity import count_gmacs, count_params
 from posekit.core.errors import ConfigError, InputError
 from posekit.models import create_model, list_models, model_card
 from posekit.models.rtmpose import RTMPose
+from official_keys import KEYS_DIR, read_keys
 
-KEYS_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mmpose_keys"
 VARIANTS = ["rtmpose-t", "rtmpose-s", "rtmpose-m", "rtmpose-l", "rtmpose-m-384", "rtmpose-l-384"]
 # Parameters of the official mmpose models, measured (reference/official_sizes_and_keys.md).
 OFFICIAL_PARAMS = {"rtmpose-t": 3_337_007, "rtmpose-s": 5_473_251, "rtmpose-m": 13_587_611,
                    "rtmpose-l": 27_660_339, "rtmpose-l-384": 27_790_387}
 
 
-
 def tiny(**overrides) -> RTMPose:
     return create_model("rtmpose-t", widen=0.125, input_size=(64, 48), **overrides)
-
-
-def read_keys(path: Path) -> dict[str, tuple[int, ...]]:
-    keys = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, shape = line.split(" ", 1)
-            keys[name] = tuple(int(n) for n in shape.strip("[]").split(",") if n.strip())
-    return keys
 
 
 def test_all_variants_are_registered():
@@ -41,7 +30,7 @@ def test_all_variants_are_registered():
 @pytest.mark.skipif(not KEYS_DIR.is_dir(), reason="the shared reference key lists are not on this machine")
 @pytest.mark.parametrize("name", ["rtmpose-t", "rtmpose-m"])
 def test_state_dict_equals_the_official_layout(name):
-    reference = read_keys(KEYS_DIR / f"keys_{name}.txt")
+    reference = read_keys(name)
     ours = {k: tuple(v.shape) for k, v in create_model(name).state_dict().items()}
     assert len(reference) > 200
     assert ours == reference

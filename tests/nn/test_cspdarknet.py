@@ -1,6 +1,5 @@
 """CSPDarknet, Focus, SPPF and YOLOXPAFPN: layout against the official keys, sizes and behaviour."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,26 +8,16 @@ from posekit.core.errors import ConfigError
 from posekit.nn.cspdarknet import SPPF, CSPDarknet, Focus
 from posekit.nn.cspnext import DarknetBottleneck, SPPBottleneck
 from posekit.nn.pafpn import YOLOXPAFPN
+from official_keys import KEYS_DIR, read_keys
 
-KEYS_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mmpose_keys"
 YOLOX_BN = dict(act="silu", bn_eps=1e-3, bn_momentum=0.03)
-
-
-
-def read_keys(path: Path, prefix: str) -> dict[str, tuple[int, ...]]:
-    keys = {}
-    for line in path.read_text().splitlines():
-        if line.startswith(prefix):
-            name, shape = line.split(" ", 1)
-            keys[name[len(prefix):]] = tuple(int(n) for n in shape.strip("[]").split(",") if n.strip())
-    return keys
 
 
 @pytest.mark.skipif(not KEYS_DIR.is_dir(), reason="the shared reference key lists are not on this machine")
 @pytest.mark.parametrize("name, deepen, widen", [("rtmo-s", 0.33, 0.5), ("rtmo-l", 1.0, 1.0)])
 def test_state_dict_equals_the_official_backbone_layout(name, deepen, widen):
     # RTMO and YOLOX-Pose share mmpose's CSPDarknet; the reference lists RTMO's keys.
-    reference = read_keys(KEYS_DIR / f"keys_{name}.txt", "backbone.")
+    reference = read_keys(name, "backbone.")
     ours = {k: tuple(v.shape) for k, v in CSPDarknet(deepen, widen, **YOLOX_BN).state_dict().items()}
     assert len(reference) > 200
     assert ours == reference
