@@ -307,9 +307,7 @@ class ERPose(OneStageModel):
     def __init__(self, config: ERPoseConfig):
         super().__init__(config.input_size, get_skeleton(config.skeleton))
         config.validate()
-        if any(s % 32 for s in self.input_size):
-            raise ConfigError(f"ER-Pose input_size {self.input_size} must be a multiple of 32 in both sides: "
-                              f"pick e.g. 640")
+        self.require_input_multiple(32, "ER-Pose")
         self.config = cfg = dataclasses.replace(config, input_size=self.input_size)
         trunk = build_backbone_neck("v8", (cfg.depth, cfg.width, cfg.max_channels))
         p3 = trunk.out_channels[0]

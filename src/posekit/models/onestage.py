@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from posekit.core.errors import InputError
+from posekit.core.errors import ConfigError, InputError
 from posekit.core.poses import Poses
 from posekit.core.skeleton import Skeleton
 from posekit.data.transforms import apply_affine, invert_affine, letterbox
@@ -44,6 +44,12 @@ class OneStageModel(nn.Module):
         self.input_size = (int(input_size),) * 2 if np.isscalar(input_size) else tuple(int(s) for s in input_size)
         self.skeleton = skeleton
         self.pad_value = pad_value
+
+    def require_input_multiple(self, multiple: int, family: str, why: str = "") -> None:
+        """Refuse an input_size that the family's strides cannot tile."""
+        if any(s % multiple for s in self.input_size):
+            raise ConfigError(f"{family} input_size {self.input_size} must be a multiple of {multiple} in both sides"
+                              f"{f' ({why})' if why else ''}: pick e.g. 640")
 
     @property
     def num_keypoints(self) -> int:

@@ -322,18 +322,15 @@ class RTMO(OneStageModel):
     """The one-stage pose model. images (B, 3, H, W) RGB 0-255 -> dict of dense tensors (module doc)."""
 
     def __init__(self, config: RTMOConfig):
-        input_size = (config.input_size,) * 2 if isinstance(config.input_size, int) else tuple(config.input_size)
         skeleton = get_skeleton(config.skeleton)
-        super().__init__(input_size, skeleton)
-        if any(s % 32 for s in input_size):
-            raise ConfigError(f"RTMO input_size {input_size} must be a multiple of 32 in both sides "
-                              f"(the stride-32 level and the neck's x2 upsampling need it): pick e.g. 640")
+        super().__init__(config.input_size, skeleton)
+        self.require_input_multiple(32, "RTMO", "the stride-32 level and the neck's x2 upsampling need it")
         if {name for name, _ in config.loss_weights} != set(LOSS_NAMES):
             raise ConfigError(f"RTMO loss_weights must give one weight for each of {', '.join(LOSS_NAMES)}; "
                               f"got {sorted(name for name, _ in config.loss_weights)}")
         if tuple(config.strides) != (16, 32):
             raise ConfigError(f"RTMO predicts at strides (16, 32) (the neck's levels 1 and 2); got {config.strides}")
-        self.config = dataclasses.replace(config, input_size=input_size)
+        self.config = dataclasses.replace(config, input_size=self.input_size)
         self.backbone = CSPDarknet(config.deepen, config.widen, out_indices=(2, 3, 4), **CONV_KWARGS)
         self.neck = HybridEncoder(self.backbone.channels, config.neck_hidden, config.widen, config.deepen,
                                   config.neck_heads, config.neck_ffn, output_indices=(1, 2),

@@ -458,9 +458,7 @@ class YOLOPose(OneStageModel):
 
     def __init__(self, config: YOLOPoseConfig):
         super().__init__(config.input_size, get_skeleton(config.skeleton))
-        if any(s % max(config.strides) for s in self.input_size):
-            raise ConfigError(f"YOLO-pose input_size {self.input_size} must be a multiple of {max(config.strides)} "
-                              f"in both sides: pick e.g. 640")
+        self.require_input_multiple(max(config.strides), "YOLO-pose")
         self.config = dataclasses.replace(config, input_size=self.input_size)
         scale = YOLOScale(config.depth, config.width, config.max_channels, config.c3k)
         trunk = build_backbone_neck(config.version, scale)

@@ -288,16 +288,13 @@ class YOLOXPose(OneStageModel):
     """The one-stage pose model. images (B, 3, H, W) RGB 0-255 -> dict of dense tensors (module doc)."""
 
     def __init__(self, config: YOLOXPoseConfig):
-        input_size = (config.input_size,) * 2 if isinstance(config.input_size, int) else tuple(config.input_size)
         skeleton = get_skeleton(config.skeleton)
-        super().__init__(input_size, skeleton)
-        if any(s % 32 for s in input_size):
-            raise ConfigError(f"YOLOX-Pose input_size {input_size} must be a multiple of 32 in both sides "
-                              f"(the Focus stem and the stride-32 level need it): pick e.g. 640")
+        super().__init__(config.input_size, skeleton)
+        self.require_input_multiple(32, "YOLOX-Pose", "the Focus stem and the stride-32 level need it")
         unknown = sorted(set(dict(config.loss_weights)) - set(LOSS_WEIGHTS))
         if unknown:
             raise ConfigError(f"unknown YOLOX-Pose loss weight(s) {unknown}: use any of {sorted(LOSS_WEIGHTS)}")
-        self.config = dataclasses.replace(config, input_size=input_size)
+        self.config = dataclasses.replace(config, input_size=self.input_size)
         self.backbone = CSPDarknet(config.deepen_factor, config.widen_factor, out_indices=(2, 3, 4),
                                    use_sppf=config.use_sppf, **CONV_KWARGS)
         width = int(256 * config.widen_factor)
