@@ -72,7 +72,7 @@ def latency_ms(models: dict, images: list, repeats: int) -> dict[str, float]:
     return {arm: round(1000 * statistics.median(t), 2) for arm, t in times.items()}
 
 
-def report(out: Path, info: dict, repeats: int) -> None:
+def report(out: Path, info: dict, repeats: int, results: str) -> None:
     from posekit.data.datasets import CocoDirectory
     from posekit.engine.evaluation import evaluate_onestage, evaluate_tae
     from posekit.engine.pipeline import build_model
@@ -96,7 +96,7 @@ def report(out: Path, info: dict, repeats: int) -> None:
     result = {"machine": info, "val_images": len(val.coco.images), "arms": rows,
               "tables": {t: [a for a in arms if a in rows] for t, arms in TABLES.items()}}
     (ROOT / "benchmarks/results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks/results/erpose_ablations.json").write_text(json.dumps(result, indent=1))
+    (ROOT / f"benchmarks/results/{results}.json").write_text(json.dumps(result, indent=1))
     print(markdown(rows))
 
 
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/erpose_ablations")
     parser.add_argument("--repeats", type=int, default=5, help="latency rounds over 10 val images")
+    parser.add_argument("--results", default="erpose_ablations", help="report file: benchmarks/results/NAME.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,7 +127,7 @@ def main() -> None:
     if args.train:
         train(args.train, args.budget_min, Path(args.out))
     else:
-        report(Path(args.out), info, args.repeats)
+        report(Path(args.out), info, args.repeats, args.results)
 
 
 if __name__ == "__main__":

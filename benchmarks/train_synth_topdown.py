@@ -93,7 +93,7 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
     print(json.dumps({name: summary}), flush=True)
 
 
-def report(out: Path, info: dict, do_export: bool) -> None:
+def report(out: Path, info: dict, do_export: bool, results: str) -> None:
     from posekit.data.datasets import CocoDirectory
     from posekit.engine.evaluation import evaluate_detector, evaluate_topdown
     from posekit.engine.pipeline import build_model
@@ -118,7 +118,7 @@ def report(out: Path, info: dict, do_export: bool) -> None:
     }
     print(json.dumps(result, indent=1))
     (ROOT / "benchmarks/results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks/results/train_synth_topdown.json").write_text(json.dumps(result, indent=1))
+    (ROOT / f"benchmarks/results/{results}.json").write_text(json.dumps(result, indent=1))
     if do_export:
         export(pose_run, "rtmpose-t", ROOT / "src/posekit/assets/synth-rtmpose-t.pt")
         export(det_run, "rtmdet-person-nano", ROOT / "src/posekit/assets/synth-rtmdet-person-nano.pt")
@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/bench_topdown")
     parser.add_argument("--export", action="store_true", help="with the report: write the weights to assets/")
+    parser.add_argument("--results", default="train_synth_topdown", help="report file: benchmarks/results/NAME.json")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="recipe overrides, e.g. data.workers=1 (or smaller sets for smoke runs)")
     args = parser.parse_args()
@@ -144,7 +145,7 @@ def main() -> None:
     if args.train:
         train(args.train, args.budget_min, out, args.set, args.pretrain_fraction)
     else:
-        report(out, info, args.export)
+        report(out, info, args.export, args.results)
 
 
 if __name__ == "__main__":
