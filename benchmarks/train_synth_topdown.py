@@ -1,7 +1,7 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
-    python benchmarks/train_synth_topdown.py --train det --budget-min 30 --threads 1 &
+    python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &   # the bundled detector
     wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
 
 Each run trains until its budget is spent (data generation is not counted) and its cosine
