@@ -507,8 +507,8 @@ def _build(config: RTMOConfig, overrides: dict) -> RTMO:
     checkpoint_url=f"{_URL}/rtmo-t_8xb32-600e_body7-416x416-f48f75cb_20231219.pth",
     notes="trained on body7 (AP is COCO val); params and GMACs derived from the config, not published. " + _NOTES))
 def rtmo_t(**overrides) -> RTMO:
-    return _build(RTMOConfig(deepen=0.33, widen=0.375, input_size=(416, 416),
-                                     use_keypoints_for_center=True), overrides)
+    return _build(RTMOConfig(deepen=0.33, widen=0.375, input_size=(416, 416), use_keypoints_for_center=True),
+                  overrides)
 
 
 @register_model(ModelCard(
