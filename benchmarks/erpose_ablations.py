@@ -51,8 +51,7 @@ TABLES = {
 def train(arms: list[str], budget_min: float, out: Path) -> None:
     for arm in arms:
         recipe, overrides = ARMS[arm]
-        _, summary = train_within(ROOT / recipe, budget_min, out / arm, overrides)
-        (out / arm / "summary.json").write_text(json.dumps(summary))
+        summary = train_within(ROOT / recipe, budget_min, out / arm, overrides)
         print(json.dumps({arm: summary}), flush=True)
 
 
@@ -114,7 +113,7 @@ def markdown(rows: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", nargs="+", choices=sorted(ARMS), help="arms to train, in order")
-    parser.add_argument("--report", action="store_true", help="evaluate the trained arms (what runs without --train)")
+    parser.add_argument("--report", action="store_true", help="evaluate the trained arms (after --train, if given)")
     parser.add_argument("--budget-min", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/erpose_ablations")
@@ -126,7 +125,7 @@ def main() -> None:
     info = header("ER-Pose ablations on the synthetic benchmark")
     if args.train:
         train(args.train, args.budget_min, Path(args.out))
-    else:
+    if args.report or not args.train:
         report(Path(args.out), info, args.repeats, args.results)
 
 

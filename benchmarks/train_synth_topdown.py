@@ -5,8 +5,9 @@
     wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
 
 Each run trains until its budget is spent (data generation is not counted) and its cosine
-schedule follows the clock down to the end of the budget, where it is validated once. The held-out synthetic val set (another seed) is
-evaluated with ground-truth boxes and with the trained detector's boxes. --export writes the
+schedule follows the clock down to the end of the budget, where it is validated once. The report
+evaluates the held-out synthetic val set (another seed) with ground-truth boxes and with the
+trained detector's boxes. --export writes the
 weights (float16) to src/posekit/assets/ for `make demo`.
 
 The pose budget covers both stages of RTMPose's recipe: first CSPNeXt-t with a UDP heatmap head
@@ -30,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 UNBOUNDED_EPOCHS = 100_000
 
 
-def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]) -> tuple[object, dict]:
-    """Train one recipe for `budget_min` minutes; returns the Trainer and a summary: wall and CPU
-    minutes, epochs, steps, threads, model, model_args and the final validation metrics ("val")."""
+def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]) -> dict:
+    """Train one recipe for `budget_min` minutes into `out`; returns its summary (also written to
+    out/summary.json): wall and CPU minutes, epochs, steps, threads, model, model_args and the final
+    validation metrics ("val")."""
     from posekit.engine.recipe import load_recipe
     from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
@@ -53,7 +55,8 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
                "cpu_minutes": round((cpu_seconds() - cpu) / 60, 1), "epochs": trainer.epoch, "steps": trainer.step,
                "threads": torch.get_num_threads(), "model": recipe.model, "model_args": recipe.model_args,
                "val": metrics}
-    return trainer, summary
+    (out / "summary.json").write_text(json.dumps(summary))
+    return summary
 
 
 def cpu_seconds() -> float:
@@ -82,14 +85,14 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
     name, recipe = RUNS[which]
     pretrain = None
     if which == "pose" and pretrain_fraction > 0:
-        _, pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, out / PRETRAIN[0], overrides)
+        pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, out / PRETRAIN[0], overrides)
         overrides = overrides + [f"pretrained.checkpoint={out / PRETRAIN[0] / 'last.pt'}"]
         budget_min -= pretrain["train_minutes"]
-    _, summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
+    summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
     if pretrain:
         summary["pretrain"] = pretrain
         summary["total_train_minutes"] = round(summary["train_minutes"] + pretrain["train_minutes"], 1)
-    (out / name / "summary.json").write_text(json.dumps(summary))
+        (out / name / "summary.json").write_text(json.dumps(summary))
     print(json.dumps({name: summary}), flush=True)
 
 
