@@ -98,3 +98,26 @@ def test_pretrained_checkpoint_of_another_architecture_is_refused(recipe_file, t
     with pytest.raises(CheckpointError, match="tensors missing"):
         Trainer(load_recipe(recipe_file, [f"out={tmp_path}/w", f"pretrained.checkpoint={tmp_path}/wide.pt",
                                           "pretrained.prefix=head."]), quiet=True)
+
+
+def test_bf16_amp_runs_the_forward_in_bfloat16_and_the_loss_in_float32(recipe_file, tmp_path):
+    trainer = Trainer(load_recipe(recipe_file, [f"out={tmp_path}/bf16", "amp=bf16", "epochs=1"]), quiet=True)
+    before = _state(trainer)
+    outputs, losses = [], []
+    trainer.model.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+    loss_fn = trainer.model.loss
+    trainer.model.loss = lambda out, targets: losses.append(loss_fn(out, targets)) or losses[-1]
+    trainer.fit()
+    assert outputs and all(o.dtype == torch.bfloat16 for o in outputs[0])
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for terms in losses for v in terms.values())
+    after = _state(trainer)
+    assert all(v.dtype == before[k].dtype for k, v in after.items())
+    assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+
+
+@pytest.mark.parametrize("amp", ["fp8", 16])
+def test_unknown_amp_setting_is_refused(recipe_file, tmp_path, amp):
+    from posekit.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="amp"):
+        Trainer(load_recipe(recipe_file, [f"out={tmp_path}/x", f"amp={amp}"]), quiet=True)

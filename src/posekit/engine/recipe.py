@@ -81,7 +81,7 @@ class Recipe:
     ema: bool = False
     ema_momentum: float = 2e-4
     clip_grad: float = 0.0         # max grad norm; 0 = off
-    amp: bool = True               # used only on CUDA
+    amp: bool | str = True         # true: float16 on CUDA only; "bf16": bfloat16 on CPU or CUDA; false: off
     seed: int = 0
     time_budget_min: float = 0.0   # >0: stop after this many minutes (CPU benchmarks)
     out: str = ""                  # default runs/<model>

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from posekit.core.errors import CheckpointError
+from posekit.core.errors import CheckpointError, ConfigError
 from posekit.engine.checkpoint import load_pretrained, read_checkpoint, save_checkpoint
 from posekit.engine.curves import plot_curves
 from posekit.engine.ema import ModelEMA
@@ -42,6 +42,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast_dtype(amp, device: torch.device) -> torch.dtype | None:
+    """The recipe's `amp` on this device: True = float16 on CUDA (off on CPU), "bf16" = bfloat16 on
+    either (about 1.7x faster training on CPUs with AVX512-BF16/AMX), False = off."""
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp is True:
+        return torch.float16 if device.type == "cuda" else None
+    if amp is False:
+        return None
+    raise ConfigError(f"amp: {amp!r} is not a choice: use true (float16 on CUDA), bf16 or false")
+
+
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """AdamW or SGD; norm weights and biases get no weight decay (MMPose's paramwise_cfg)."""
     decay, no_decay = [], []
@@ -54,7 +66,6 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
         return torch.optim.AdamW(groups, lr=cfg.lr)
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    from posekit.core.errors import ConfigError
     raise ConfigError(f"unknown optimizer '{cfg.name}': use adamw or sgd")
 
 
@@ -85,8 +96,8 @@ class Trainer:
         self.task = build_task(self.model, recipe)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
         self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
-        self.use_amp = recipe.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.amp_dtype = autocast_dtype(recipe.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step, self.best = 0, 0, -math.inf
         self.records: list[dict] = []
         self.started = time.monotonic()
@@ -186,9 +197,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.recipe.optimizer.lr * factor
         images = images.to(self.device, non_blocking=True)
-        targets = _to_device(targets, self.device)
-        with torch.autocast(self.device.type, enabled=self.use_amp):
-            terms = self.model.loss(self.model(images), targets)
+        targets = _map_tensors(targets, lambda t: t.to(self.device, non_blocking=True))
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            outputs = self.model(images)
+        terms = self.model.loss(_map_tensors(outputs, _as_float32), targets)
         loss = sum(terms.values())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {self.step}: lower the learning "
@@ -223,11 +235,16 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
 
-def _to_device(targets, device):
-    if isinstance(targets, torch.Tensor):
-        return targets.to(device, non_blocking=True)
-    if isinstance(targets, dict):
-        return {k: _to_device(v, device) for k, v in targets.items()}
-    if isinstance(targets, (list, tuple)):
-        return type(targets)(_to_device(v, device) for v in targets)
-    return targets
+def _map_tensors(tree, fn):
+    """`fn` applied to every tensor in nested dicts, lists and tuples."""
+    if isinstance(tree, torch.Tensor):
+        return fn(tree)
+    if isinstance(tree, dict):
+        return {k: _map_tensors(v, fn) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map_tensors(v, fn) for v in tree)
+    return tree
+
+
+def _as_float32(t: torch.Tensor) -> torch.Tensor:
+    return t.float() if t.is_floating_point() else t
