@@ -29,11 +29,11 @@ def step_times(recipe_path: str, repeats: int, out: Path) -> dict:
     from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
 
-    trainers = {}
-    for amp in MODES:
-        recipe = load_recipe(ROOT / recipe_path, [f"amp={amp}", f"out={out / amp}", "data.workers=0"])
-        ensure_synthetic(recipe.data.train, recipe.data.synth_images, recipe.data.synth_seed, recipe.data.synth_size)
-        trainers[amp] = Trainer(recipe, quiet=True)
+    recipes = {amp: load_recipe(ROOT / recipe_path, [f"amp={amp}", f"out={out / amp}", "data.workers=0"])
+               for amp in MODES}
+    d = recipes["false"].data
+    ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
+    trainers = {amp: Trainer(recipe, quiet=True) for amp, recipe in recipes.items()}
     loader = trainers["false"].task.train_loader(0)
     for trainer in trainers.values():
         trainer.steps_per_epoch = len(loader)
@@ -46,7 +46,7 @@ def step_times(recipe_path: str, repeats: int, out: Path) -> dict:
             if round_:
                 times[amp].append(time.perf_counter() - start)
     medians = {amp: round(statistics.median(t), 4) for amp, t in times.items()}
-    return {"model": recipe.model, "batch": len(images), "input": list(images.shape[-2:]),
+    return {"model": recipes["false"].model, "batch": len(images), "input": list(images.shape[-2:]),
             "seconds_per_step": medians, "bf16_speedup": round(medians["false"] / medians["bf16"], 2)}
 
 

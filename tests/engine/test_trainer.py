@@ -109,7 +109,7 @@ def test_bf16_amp_runs_the_forward_in_bfloat16_and_the_loss_in_float32(recipe_fi
     trainer.model.loss = lambda out, targets: losses.append(loss_fn(out, targets)) or losses[-1]
     trainer.fit()
     assert outputs and all(o.dtype == torch.bfloat16 for o in outputs[0])
-    assert all(v.dtype == torch.float32 and torch.isfinite(v) for terms in losses for v in terms.values())
+    assert losses and all(v.dtype == torch.float32 and torch.isfinite(v) for terms in losses for v in terms.values())
     after = _state(trainer)
     assert all(v.dtype == before[k].dtype for k, v in after.items())
     assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
