@@ -23,11 +23,23 @@ def test_recipe_base_and_overrides(tmp_path):
     ("model: rtmpose-t\noptimizer: {lr: 1, betas: 2}\n", "optimizer.betas"),
     ("epochs: 3\n", "names no model"),
     ("model: [unclosed\n", "not valid YAML"),
+    ("model: rtmpose-t\noptimizer: {lr: fast}\n", "optimizer.lr must be float"),
+    ("model: rtmpose-t\nepochs: 2.5\n", "epochs must be int"),
+    ("model: rtmpose-t\nepochs: true\n", "epochs must be int"),
+    ("model: rtmpose-t\nema: 1\n", "ema must be bool"),
+    ("model: rtmpose-t\naugment: {scale: 3}\n", "augment.scale must be tuple"),
 ])
 def test_recipe_errors_name_the_problem(tmp_path, text, message):
     (tmp_path / "r.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         load_recipe(tmp_path / "r.yaml")
+
+
+def test_recipe_reads_exponent_floats_that_yaml_leaves_as_strings(tmp_path):
+    (tmp_path / "r.yaml").write_text("model: rtmpose-t\noptimizer: {lr: 1e-3}\n")
+    r = load_recipe(tmp_path / "r.yaml", ["clip_grad=1e1", "optimizer.weight_decay=5"])
+    assert r.optimizer.lr == 0.001 and r.clip_grad == 10.0 and r.optimizer.weight_decay == 5.0
+    assert all(type(v) is float for v in (r.optimizer.lr, r.clip_grad, r.optimizer.weight_decay))
 
 
 def test_recipe_two_levels_of_base_refused(tmp_path):

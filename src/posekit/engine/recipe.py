@@ -113,12 +113,35 @@ def _build(cls, values: dict, where: str):
     for name, value in values.items():
         kind = fields[name].type
         sub = _SECTIONS.get(kind if isinstance(kind, str) else getattr(kind, "__name__", ""))
+        key = f"{where}.{name}".lstrip(".")
         if sub is not None:
-            value = _build(sub, value, f"{where}.{name}".lstrip("."))
-        elif isinstance(value, list):
-            value = tuple(value)
+            value = _build(sub, value, key)
+        else:
+            value = _typed(value, kind if isinstance(kind, str) else kind.__name__, key)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+_KINDS = {  # annotation -> (accepted YAML types, an example for the error message)
+    "float": ((int, float), "0.001"), "int": ((int,), "10"), "bool": ((bool,), "true"),
+    "str": ((str,), "name"), "dict": ((dict,), "{}"), "tuple": ((list, tuple), "[0.5, 1.5]"),
+}
+
+
+def _typed(value, kind: str, key: str):
+    """`value` checked against a field's annotation. Numbers written as 1e-3 arrive as strings (YAML 1.1
+    wants 1.0e-3), so a float field takes any string that float() reads."""
+    if kind == "float" and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    expected, example = _KINDS.get("tuple" if kind.startswith("tuple") else kind, ((object,), ""))
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        raise ConfigError(f"recipe key {key} must be {kind}, got {value!r}: write e.g. {key}={example}")
+    if kind == "float":
+        return float(value)
+    return tuple(value) if isinstance(value, list) else value
 
 
 def parse_overrides(pairs: list[str]) -> dict:
