@@ -130,7 +130,9 @@ _KINDS = {  # annotation -> (accepted YAML types, an example for the error messa
 
 def _typed(value, kind: str, key: str):
     """`value` checked against a field's annotation. Numbers written as 1e-3 arrive as strings (YAML 1.1
-    wants 1.0e-3), so a float field takes any string that float() reads."""
+    wants 1.0e-3), so a float field takes any string that float() reads; `key=` (None) empties a string."""
+    if kind == "str" and value is None:
+        return ""
     if kind == "float" and isinstance(value, str):
         try:
             return float(value)
