@@ -37,8 +37,9 @@ def test_recipe_errors_name_the_problem(tmp_path, text, message):
 
 def test_recipe_reads_exponent_floats_that_yaml_leaves_as_strings(tmp_path):
     (tmp_path / "r.yaml").write_text("model: rtmpose-t\noptimizer: {lr: 1e-3}\n")
-    r = load_recipe(tmp_path / "r.yaml", ["clip_grad=1e1", "optimizer.weight_decay=5", "pretrained.checkpoint="])
-    assert r.pretrained.checkpoint == ""
+    r = load_recipe(tmp_path / "r.yaml", ["clip_grad=1e1", "optimizer.weight_decay=5", "pretrained.checkpoint=",
+                                              "amp=false"])
+    assert r.pretrained.checkpoint == "" and r.amp is False
     assert r.optimizer.lr == 0.001 and r.clip_grad == 10.0 and r.optimizer.weight_decay == 5.0
     assert all(type(v) is float for v in (r.optimizer.lr, r.clip_grad, r.optimizer.weight_decay))
 

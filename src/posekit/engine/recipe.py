@@ -138,7 +138,10 @@ def _typed(value, kind: str, key: str):
             return float(value)
         except ValueError:
             pass
-    expected, example = _KINDS.get("tuple" if kind.startswith("tuple") else kind, ((object,), ""))
+    known = _KINDS.get("tuple" if kind.startswith("tuple") else kind)
+    if known is None:  # a union such as amp's `bool | str`: the consumer checks it
+        return value
+    expected, example = known
     if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
         raise ConfigError(f"recipe key {key} must be {kind}, got {value!r}: write e.g. {key}={example}")
     if kind == "float":
