@@ -1,0 +1,87 @@
+"""Where a top-down model's AP is lost: per-keypoint OKS terms with ground-truth boxes.
+
+    python benchmarks/keypoint_errors.py --model rtmpose-t --weights runs/bench_topdown_v2/rtmpose-t/last.pt \\
+        [--data runs/synth/val] [--results keypoint_errors]
+
+For every labelled keypoint, the term OKS averages, exp(-d^2 / (2 s^2 k^2)) with s^2 the GT area and k
+twice the COCO sigma, split by visibility (v=2 visible, v=1 occluded but labelled); the mean OKS per
+person by size (sqrt(area) in px); and the share of people whose OKS rises by more than 0.05 when
+the prediction's left and right are swapped (left/right confusions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import header
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE_BINS = ((0, 32), (32, 64), (64, 96), (96, float("inf")))
+
+
+def oks_terms(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """(N, K) OKS term of each keypoint: pred, gt (N, K, 2), areas (N,), sigmas (K,)."""
+    d2 = ((pred - gt) ** 2).sum(-1)
+    return np.exp(-d2 / (2 * (2 * sigmas) ** 2 * (areas[:, None] + np.spacing(1))))
+
+
+def per_person(terms: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    return (terms * labelled).sum(1) / np.maximum(labelled.sum(1), 1)
+
+
+def analyse(model, data) -> dict:
+    from posekit.engine.evaluation import predict_topdown
+    from posekit.engine.pipeline import TopDownPipeline
+
+    coco = data.coco
+    # predict_topdown keeps one result per usable GT box, in annotation order
+    usable = ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
+    rows = np.concatenate([r[usable[r]] for r in (coco.annotation_rows(int(im["id"])) for im in coco.images)])
+    results = predict_topdown(TopDownPipeline(model, None), data, use_gt_boxes=True)
+    pred = np.array([r["keypoints"] for r in results], dtype=np.float64).reshape(len(rows), -1, 3)[..., :2]
+    gt, areas = coco.keypoints[rows], coco.areas[rows]
+    sigmas = np.asarray(model.skeleton.sigmas)
+    terms = oks_terms(pred, gt[..., :2], areas, sigmas)
+    swapped = oks_terms(pred[:, model.skeleton.flip_indices], gt[..., :2], areas, sigmas)
+    vis = gt[..., 2]
+    labelled = vis > 0
+    oks = per_person(terms, labelled)
+    size = np.sqrt(areas)
+    return {
+        "people": int(len(rows)),
+        "share_occluded": float((vis == 1).sum() / labelled.sum()),
+        "mean_term": {f"v={v}": float(terms[vis == v].mean()) for v in (1, 2)},
+        "keypoints": {name: {f"v={v}": float(terms[vis[:, k] == v, k].mean()) for v in (1, 2)}
+                      for k, name in enumerate(model.skeleton.keypoints)},
+        "mean_oks_by_sqrt_area": {f"{lo}-{hi}": float(oks[(size >= lo) & (size < hi)].mean())
+                                  for lo, hi in SIZE_BINS},
+        "share_left_right_swapped": float((per_person(swapped, labelled) > oks + 0.05).mean()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="rtmpose-t")
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--data", default="runs/synth/val")
+    parser.add_argument("--results", default="keypoint_errors", help="report file: benchmarks/results/NAME.json")
+    args = parser.parse_args()
+    from posekit.data.datasets import CocoDirectory
+    from posekit.engine.pipeline import build_model
+
+    info = header(f"per-keypoint OKS terms of {args.model} with GT boxes")
+    with torch.no_grad():
+        result = analyse(build_model(args.model, args.weights), CocoDirectory(args.data))
+    result = {"machine": info, "weights": args.weights, "data": args.data, **result}
+    print(json.dumps(result, indent=1))
+    (ROOT / "benchmarks/results").mkdir(exist_ok=True)
+    (ROOT / f"benchmarks/results/{args.results}.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
