@@ -25,6 +25,8 @@ def test_recipe_base_and_overrides(tmp_path):
     ("model: [unclosed\n", "not valid YAML"),
     ("model: rtmpose-t\noptimizer: {lr: fast}\n", "optimizer.lr must be float"),
     ("model: rtmpose-t\nepochs: 2.5\n", "epochs must be int"),
+    ("model: rtmpose-t\noptimizer: {lr: .nan}\n", "optimizer.lr is nan"),
+    ("model: rtmpose-t\nclip_grad: inf\n", "clip_grad is inf"),
     ("model: rtmpose-t\nepochs: true\n", "epochs must be int"),
     ("model: rtmpose-t\nema: 1\n", "ema must be bool"),
     ("model: rtmpose-t\naugment: {scale: 3}\n", "augment.scale must be tuple"),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _typed(value, kind: str, key: str):
         return ""
     if kind == "float" and isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
     known = _KINDS.get("tuple" if kind.startswith("tuple") else kind)
@@ -144,6 +145,8 @@ def _typed(value, kind: str, key: str):
     expected, example = known
     if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
         raise ConfigError(f"recipe key {key} must be {kind}, got {value!r}: write e.g. {key}={example}")
+    if kind == "float" and not math.isfinite(value):
+        raise ConfigError(f"recipe key {key} is {value}: give a finite number, e.g. {key}={example}")
     if kind == "float":
         return float(value)
     return tuple(value) if isinstance(value, list) else value
