@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--train", choices=sorted(RUNS), help="train one model (the two can run side by side "
                                                               "with --threads 1 each); without it: report")
     parser.add_argument("--budget-min", type=float, default=30.0)
-    parser.add_argument("--pretrain-fraction", type=float, default=0.4,
+    parser.add_argument("--pretrain-fraction", type=float, default=0.5,
                         help="share of the pose budget for the CSPNeXt-UDP heatmap stage (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/bench_topdown")
