@@ -26,13 +26,10 @@ MODES = ("false", "bf16")
 
 def step_times(recipe_path: str, repeats: int, out: Path) -> dict:
     from posekit.engine.recipe import load_recipe
-    from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
 
     recipes = {amp: load_recipe(ROOT / recipe_path, [f"amp={amp}", f"out={out / amp}", "data.workers=0"])
                for amp in MODES}
-    d = recipes["false"].data
-    ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
     trainers = {amp: Trainer(recipe, quiet=True) for amp, recipe in recipes.items()}
     loader = trainers["false"].task.train_loader(0)
     for trainer in trainers.values():

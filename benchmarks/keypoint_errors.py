@@ -30,37 +30,36 @@ def oks_terms(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.nd
     return np.exp(-d2 / (2 * (2 * sigmas) ** 2 * (areas[:, None] + np.spacing(1))))
 
 
-def per_person(terms: np.ndarray, labelled: np.ndarray) -> np.ndarray:
-    return (terms * labelled).sum(1) / np.maximum(labelled.sum(1), 1)
-
-
 def analyse(model, data) -> dict:
-    from posekit.engine.evaluation import predict_topdown
+    from posekit.engine.evaluation import predict_topdown, usable_gt_boxes
     from posekit.engine.pipeline import TopDownPipeline
+    from posekit.eval.cocoeval import pair_oks_values
 
     coco = data.coco
     # predict_topdown keeps one result per usable GT box, in annotation order
-    usable = ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
+    usable = usable_gt_boxes(coco)
     rows = np.concatenate([r[usable[r]] for r in (coco.annotation_rows(int(im["id"])) for im in coco.images)])
     results = predict_topdown(TopDownPipeline(model, None), data, use_gt_boxes=True)
-    pred = np.array([r["keypoints"] for r in results], dtype=np.float64).reshape(len(rows), -1, 3)[..., :2]
-    gt, areas = coco.keypoints[rows], coco.areas[rows]
-    sigmas = np.asarray(model.skeleton.sigmas)
-    terms = oks_terms(pred, gt[..., :2], areas, sigmas)
-    swapped = oks_terms(pred[:, model.skeleton.flip_indices], gt[..., :2], areas, sigmas)
+    pred = np.array([r["keypoints"] for r in results], dtype=np.float64).reshape(len(rows), -1, 3)
+    gt, areas, boxes = coco.keypoints[rows], coco.areas[rows], coco.bboxes[rows]
+    sigmas = model.skeleton.sigmas_array
+    terms = oks_terms(pred[..., :2], gt[..., :2], areas, sigmas)
+    pairs = np.arange(len(rows))
+    oks = pair_oks_values(pred, gt, boxes, areas, sigmas, pairs, pairs)
+    swapped = pair_oks_values(pred[:, model.skeleton.flip_indices], gt, boxes, areas, sigmas, pairs, pairs)
     vis = gt[..., 2]
     labelled = vis > 0
-    oks = per_person(terms, labelled)
     size = np.sqrt(areas)
     return {
         "people": int(len(rows)),
         "share_occluded": float((vis == 1).sum() / labelled.sum()),
         "mean_term": {f"v={v}": float(terms[vis == v].mean()) for v in (1, 2)},
-        "keypoints": {name: {f"v={v}": float(terms[vis[:, k] == v, k].mean()) for v in (1, 2)}
+        "keypoints": {name: {"all": float(terms[labelled[:, k], k].mean()),
+                             **{f"v={v}": float(terms[vis[:, k] == v, k].mean()) for v in (1, 2)}}
                       for k, name in enumerate(model.skeleton.keypoints)},
         "mean_oks_by_sqrt_area": {f"{lo}-{hi}": float(oks[(size >= lo) & (size < hi)].mean())
                                   for lo, hi in SIZE_BINS},
-        "share_left_right_swapped": float((per_person(swapped, labelled) > oks + 0.05).mean()),
+        "share_left_right_swapped": float((swapped > oks + 0.05).mean()),
     }
 
 

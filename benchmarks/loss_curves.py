@@ -33,12 +33,10 @@ def grad_norm(model: torch.nn.Module) -> float:
 
 def curve(recipe_path: str, overrides: list[str], steps: int, every: int) -> dict:
     from posekit.engine.recipe import load_recipe
-    from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as out:
         recipe = load_recipe(ROOT / recipe_path, overrides + [f"out={out}"])
-        ensure_synthetic(recipe.data.train, recipe.data.synth_images, recipe.data.synth_seed, recipe.data.synth_size)
         trainer = Trainer(recipe, quiet=True)
         trainer.steps_per_epoch = len(trainer.task.train_loader(0))
         losses, norms, start, epoch = [], [], time.perf_counter(), 0

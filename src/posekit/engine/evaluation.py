@@ -10,11 +10,16 @@ from posekit.data.datasets import CocoDirectory
 from posekit.engine.pipeline import TopDownPipeline
 
 
+def usable_gt_boxes(coco) -> np.ndarray:
+    """(A,) which annotations GT-box mode predicts for: not crowd, some labelled keypoint, a box with area."""
+    return ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
+
+
 def predict_topdown(pipeline: TopDownPipeline, data: CocoDirectory, use_gt_boxes: bool) -> list[dict]:
     """COCO results for every image: with the ground-truth boxes (MMPose's GT-box mode skips crowd
     regions, people without labelled keypoints and empty boxes) or with the pipeline's detector."""
     coco = data.coco
-    usable = ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
+    usable = usable_gt_boxes(coco)
     boxes_xyxy = xywh_to_xyxy(coco.bboxes)
     results = []
     for i, image_info in enumerate(coco.images):

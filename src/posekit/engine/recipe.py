@@ -145,9 +145,9 @@ def _typed(value, kind: str, key: str):
     expected, example = known
     if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
         raise ConfigError(f"recipe key {key} must be {kind}, got {value!r}: write e.g. {key}={example}")
-    if kind == "float" and not math.isfinite(value):
-        raise ConfigError(f"recipe key {key} is {value}: give a finite number, e.g. {key}={example}")
     if kind == "float":
+        if not math.isfinite(value):
+            raise ConfigError(f"recipe key {key} is {value}: give a finite number, e.g. {key}={example}")
         return float(value)
     return tuple(value) if isinstance(value, list) else value
 
