@@ -7,12 +7,14 @@
 Each run trains until its budget is spent (data generation is not counted) and its cosine
 schedule follows the clock down to the end of the budget, where it is validated once. The report
 evaluates the held-out synthetic val set (another seed) with ground-truth boxes and with the
-trained detector's boxes, and with GT boxes plus flip test (MMPose's test setting for RTMPose).
+trained detector's boxes, and with GT boxes plus flip test (MMPose's test setting for RTMPose;
+the synthetic recipes train without flip, so for them it only shows what mirroring costs).
 --export writes the weights (float16) to src/posekit/assets/ for `make demo`.
 
 The pose budget covers both stages of RTMPose's recipe: first CSPNeXt-t with a UDP heatmap head
 (configs/synth/cspnext-t-udp.yaml) for `--pretrain-fraction` of it, then RTMPose-t whose backbone
 starts from that model's (the official models start from cspnext-*_udp checkpoints) for the rest.
+The heatmap stage trains at 128x96 (its recipe says why), RTMPose-t at 256x192.
 """
 
 from __future__ import annotations
@@ -81,12 +83,20 @@ RUNS = {"pose": ("rtmpose-t", "configs/synth/rtmpose-t.yaml"),
 PRETRAIN = ("cspnext-t-udp", "configs/synth/cspnext-t-udp.yaml")
 
 
-def train(which: str, budget_min: float, out: Path, overrides: list[str], pretrain_fraction: float) -> None:
+def train(which: str, budget_min: float, out: Path, overrides: list[str], pretrain_fraction: float,
+          reuse_pretrain: Path | None = None) -> None:
     name, recipe = RUNS[which]
     pretrain = None
-    if which == "pose" and pretrain_fraction > 0:
-        pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, out / PRETRAIN[0], overrides)
-        overrides = overrides + [f"pretrained.checkpoint={out / PRETRAIN[0] / 'last.pt'}"]
+    if which == "pose" and (pretrain_fraction > 0 or reuse_pretrain):
+        stage = reuse_pretrain or out / PRETRAIN[0]
+        if reuse_pretrain:  # its minutes still count against the budget
+            if not (stage / "summary.json").is_file():
+                raise SystemExit(f"--reuse-pretrain {stage}: no summary.json there; pass the heatmap stage "
+                                 f"directory of a finished run (runs/NAME/{PRETRAIN[0]})")
+            pretrain = json.loads((stage / "summary.json").read_text())
+        else:
+            pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage, overrides)
+        overrides = overrides + [f"pretrained.checkpoint={stage / 'last.pt'}"]
         budget_min -= pretrain["train_minutes"]
     summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
     if pretrain:
@@ -135,6 +145,9 @@ def main() -> None:
     parser.add_argument("--budget-min", type=float, default=30.0)
     parser.add_argument("--pretrain-fraction", type=float, default=0.5,
                         help="share of the pose budget for the CSPNeXt-UDP heatmap stage (0: none)")
+    parser.add_argument("--reuse-pretrain", type=Path, metavar="DIR",
+                        help="with --train pose: start from this finished heatmap stage (e.g. "
+                             "runs/X/cspnext-t-udp) instead of training one; its minutes count against the budget")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/bench_topdown")
     parser.add_argument("--export", action="store_true", help="with the report: write the weights to assets/")
@@ -147,7 +160,7 @@ def main() -> None:
     info = header("synthetic benchmark: RTMPose-t + RTMDet-nano trained on CPU")
     out = Path(args.out)
     if args.train:
-        train(args.train, args.budget_min, out, args.set, args.pretrain_fraction)
+        train(args.train, args.budget_min, out, args.set, args.pretrain_fraction, args.reuse_pretrain)
     else:
         report(out, info, args.export, args.results)
 
