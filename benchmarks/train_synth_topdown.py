@@ -87,15 +87,15 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
           reuse_pretrain: Path | None = None) -> None:
     name, recipe = RUNS[which]
     pretrain = None
-    if which == "pose" and (pretrain_fraction > 0 or reuse_pretrain):
-        stage = reuse_pretrain or out / PRETRAIN[0]
-        if reuse_pretrain:  # its minutes still count against the budget
-            if not (stage / "summary.json").is_file():
-                raise SystemExit(f"--reuse-pretrain {stage}: no summary.json there; pass the heatmap stage "
-                                 f"directory of a finished run (runs/NAME/{PRETRAIN[0]})")
-            pretrain = json.loads((stage / "summary.json").read_text())
-        else:
-            pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage, overrides)
+    stage = reuse_pretrain or out / PRETRAIN[0]
+    if reuse_pretrain:  # its minutes still count against the budget
+        if not (stage / "summary.json").is_file():
+            raise SystemExit(f"--reuse-pretrain {stage}: no summary.json there; pass the heatmap stage "
+                             f"directory of a finished run (runs/NAME/{PRETRAIN[0]})")
+        pretrain = json.loads((stage / "summary.json").read_text())
+    elif which == "pose" and pretrain_fraction > 0:
+        pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage, overrides)
+    if pretrain:
         overrides = overrides + [f"pretrained.checkpoint={stage / 'last.pt'}"]
         budget_min -= pretrain["train_minutes"]
     summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
@@ -155,6 +155,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="recipe overrides, e.g. data.workers=1 (or smaller sets for smoke runs)")
     args = parser.parse_args()
+    if args.reuse_pretrain and args.train != "pose":
+        parser.error("--reuse-pretrain goes with --train pose")
     if args.threads:
         torch.set_num_threads(args.threads)
     info = header("synthetic benchmark: RTMPose-t + RTMDet-nano trained on CPU")
