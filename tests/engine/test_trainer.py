@@ -121,3 +121,23 @@ def test_unknown_amp_setting_is_refused(recipe_file, tmp_path, amp):
 
     with pytest.raises(ConfigError, match="amp"):
         Trainer(load_recipe(recipe_file, [f"out={tmp_path}/x", f"amp={amp}"]), quiet=True)
+
+
+def test_frozen_submodules_keep_their_weights_while_the_rest_learns(recipe_file, tmp_path):
+    trainer = Trainer(load_recipe(recipe_file, [f"out={tmp_path}/fz", "epochs=1",
+                                                "freeze=[backbone.stem, backbone.stage1]"]), quiet=True)
+    before = {k: v.clone() for k, v in trainer.model.named_parameters()}
+    trainer.fit()
+    changed = {k for k, v in trainer.model.named_parameters() if not torch.equal(v, before[k])}
+    frozen = {k for k in before if k.startswith(("backbone.stem.", "backbone.stage1."))}
+    assert frozen and not changed & frozen
+    assert any(k.startswith("backbone.stage2.") for k in changed) and any(k.startswith("head.") for k in changed)
+    in_optimizer = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert not any(id(p) in in_optimizer for k, p in trainer.model.named_parameters() if k in frozen)
+
+
+def test_freezing_a_submodule_the_model_lacks_is_refused(recipe_file, tmp_path):
+    from posekit.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no submodule 'backbone.stage9'"):
+        Trainer(load_recipe(recipe_file, [f"out={tmp_path}/x", "freeze=[backbone.stage9]"]), quiet=True)

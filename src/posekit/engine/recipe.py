@@ -75,6 +75,7 @@ class Recipe:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
+    freeze: tuple[str, ...] = ()   # submodules whose weights stay as loaded, e.g. [backbone.stem]
     epochs: int = 10
     batch_size: int = 32
     val_interval: int = 1

@@ -69,6 +69,21 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer '{cfg.name}': use adamw or sgd")
 
 
+def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> None:
+    """Stop the weights of the named submodules from learning (MMDet's frozen_stages, by name).
+
+    They leave the optimiser, and backward stops at the first frozen layer. BatchNorm statistics
+    inside them still follow the data, which may differ from the data they were loaded from.
+    """
+    modules = dict(model.named_modules())
+    for name in names:
+        if name not in modules or not name:
+            children = ", ".join(n for n, _ in model.named_children())
+            raise ConfigError(f"freeze: the model has no submodule '{name}': name one by its path, "
+                              f"e.g. under {children}")
+        modules[name].requires_grad_(False)
+
+
 def lr_factor(step: int, total: int, cfg, time_fraction: float = 0.0) -> float:
     """Linear warm-up from `warmup_start_factor`, then cosine down to `min_lr_ratio`.
 
@@ -93,6 +108,7 @@ class Trainer:
         self.model = create_model(recipe.model, **recipe.model_args).to(self.device)
         if recipe.pretrained.checkpoint and not resume:
             self._load_pretrained()
+        freeze(self.model, recipe.freeze)
         self.task = build_task(self.model, recipe)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
         self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
