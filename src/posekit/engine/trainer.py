@@ -77,7 +77,7 @@ def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> None:
     """
     modules = dict(model.named_modules())
     for name in names:
-        if name not in modules or not name:
+        if not name or name not in modules:
             children = ", ".join(n for n, _ in model.named_children())
             raise ConfigError(f"freeze: the model has no submodule '{name}': name one by its path, "
                               f"e.g. under {children}")
