@@ -72,8 +72,9 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
 def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> None:
     """Stop the weights of the named submodules from learning (MMDet's frozen_stages, by name).
 
-    They leave the optimiser, and backward stops at the first frozen layer. BatchNorm statistics
-    inside them still follow the data, which may differ from the data they were loaded from.
+    They leave the optimiser and get no gradients (backward ends early when they come first).
+    BatchNorm statistics inside them still follow the data, which may differ from the data they
+    were loaded from.
     """
     modules = dict(model.named_modules())
     for name in names:
