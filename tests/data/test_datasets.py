@@ -45,6 +45,24 @@ def test_topdown_flip_swaps_left_and_right(synth):
     np.testing.assert_allclose(b["keypoints"][idx][ok, 1], a["keypoints"][ok, 1], atol=1e-3)
 
 
+@pytest.mark.parametrize("shift_prob", [0.0, 1.0])
+def test_topdown_shift_prob_is_the_share_of_moved_crops(synth, shift_prob):
+    # half-size windows (scale 0.5) with the centre jittered by up to a quarter of the box: each
+    # window maps keypoints as b = 2a + t, where t = -(W/2, H/2) only for an unmoved centre
+    aug = AugmentConfig(flip=0.0, scale=(0.5, 0.5), rotate=0.0, rotate_prob=0.0, shift=0.25,
+                        shift_prob=shift_prob, hsv=(0, 0, 0))
+    plain = TopDownDataset(synth, (64, 48), SKELETONS["coco"])
+    windows = TopDownDataset(synth, (64, 48), SKELETONS["coco"], augment=aug, seed=1)
+    moved = []
+    for i in range(len(plain)):
+        a, b = plain[i][1], windows[i][1]
+        ok = a["keypoint_weights"].numpy() > 0
+        t = b["keypoints"].numpy()[ok] - 2 * a["keypoints"].numpy()[ok]
+        np.testing.assert_allclose(t, np.broadcast_to(t[0], t.shape), atol=1e-3)
+        moved.append(np.abs(t[0] + (24, 32)).max() > 1e-3)
+    assert np.mean(moved) == shift_prob
+
+
 def test_topdown_samples_are_deterministic_per_epoch(synth):
     ds = TopDownDataset(synth, (64, 48), SKELETONS["coco"], augment=AugmentConfig(), seed=5)
     a = ds[1][1]["keypoints"]

@@ -81,6 +81,18 @@ def test_spp_concatenates_input_and_three_pools():
     assert spp(torch.randn(1, 16, 6, 5)).shape == (1, 24, 6, 5)
 
 
+@pytest.mark.parametrize("kernel_sizes, chained", [((5, 9, 13), True), ((3, 7), False)])
+def test_spp_pools_equal_direct_max_pools(kernel_sizes, chained):
+    torch.manual_seed(0)
+    spp = SPPBottleneck(16, 16, kernel_sizes).eval()
+    assert spp.chained == chained
+    x = torch.randn(2, 16, 11, 7)  # odd, small: the pools reach past every border
+    with torch.no_grad():
+        mid = spp.conv1(x)
+        direct = [torch.nn.functional.max_pool2d(mid, k, stride=1, padding=k // 2) for k in kernel_sizes]
+        torch.testing.assert_close(spp(x), spp.conv2(torch.cat([mid, *direct], dim=1)))
+
+
 def test_scale_norm_rescales_to_sqrt_dim_times_g():
     norm = ScaleNorm(48)
     with torch.no_grad():

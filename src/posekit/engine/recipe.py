@@ -54,7 +54,8 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.75, 1.25)
     rotate: float = 30.0
     rotate_prob: float = 0.6
-    shift: float = 0.0
+    shift: float = 0.0             # top-down: crop-centre jitter, fraction of the box
+    shift_prob: float = 0.3
     hsv: tuple[float, float, float] = (0.015, 0.7, 0.4)
     mosaic: float = 0.0            # whole-image models: probability of a 4-image mosaic
     translate: float = 0.1         # whole-image models: random affine shift, fraction of the size

@@ -44,24 +44,16 @@ class Focus(nn.Module):
 
 
 class SPPF(SPPBottleneck):
-    """SPPBottleneck computed the fast way (Ultralytics' SPPF): a k x k max-pool applied once, twice
-    and three times equals pools of k, 2k - 1 and 3k - 2 (5, 9, 13 for k = 5) exactly, borders
-    included, because max-pool padding is -inf. Same parameters and keys (conv1, conv2) as
-    SPPBottleneck, so the two are interchangeable on the same weights.
+    """SPPBottleneck with pools of k, 2k - 1 and 3k - 2 (5, 9, 13 for k = 5), named by its one kernel
+    as Ultralytics' SPPF is; SPPBottleneck computes those as one chained k x k pool. Same parameters
+    and keys (conv1, conv2), so the two are interchangeable on the same weights.
 
     x (B, in_channels, H, W) -> (B, out_channels, H, W)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5, **conv_kwargs):
-        sizes = (kernel_size, 2 * kernel_size - 1, 3 * kernel_size - 2)
-        super().__init__(in_channels, out_channels, sizes, **conv_kwargs)
-        self.poolings = nn.ModuleList([nn.MaxPool2d(kernel_size, stride=1, padding=kernel_size // 2)])
-
-    def forward(self, x):
-        pooled = [self.conv1(x)]
-        for _ in range(3):
-            pooled.append(self.poolings[0](pooled[-1]))
-        return self.conv2(torch.cat(pooled, dim=1))  # cat: (B, 4 * mid, H, W)
+        super().__init__(in_channels, out_channels, (kernel_size, 2 * kernel_size - 1, 3 * kernel_size - 2),
+                         **conv_kwargs)
 
 
 class CSPDarknet(nn.Module):

@@ -52,6 +52,10 @@ class SPPBottleneck(nn.Module):
     """Spatial pyramid pooling (YOLOv3 SPP): 1x1 conv to C/2, concat with max-pools of kernel 5, 9, 13
     (stride 1), 1x1 conv to out_channels.
 
+    Kernels k, 2k - 1, 3k - 2 (5, 9, 13) are computed as one k x k pool applied once, twice and three
+    times (Ultralytics' SPPF): the same outputs exactly, because max-pool padding is -inf, at a
+    third of the cost.
+
     x (B, in_channels, H, W) -> (B, out_channels, H, W)
     """
 
@@ -62,11 +66,14 @@ class SPPBottleneck(nn.Module):
         self.conv1 = ConvModule(in_channels, mid, 1, **conv_kwargs)
         self.poolings = nn.ModuleList(nn.MaxPool2d(k, stride=1, padding=k // 2) for k in kernel_sizes)
         self.conv2 = ConvModule(mid * (len(kernel_sizes) + 1), out_channels, 1, **conv_kwargs)
+        k = kernel_sizes[0]
+        self.chained = tuple(kernel_sizes) == tuple(k + i * (k - 1) for i in range(len(kernel_sizes)))
 
     def forward(self, x):
-        x = self.conv1(x)
-        x = torch.cat([x] + [pool(x) for pool in self.poolings], dim=1)  # (B, mid * (1 + n_pools), H, W)
-        return self.conv2(x)
+        pooled = [self.conv1(x)]
+        for pool in self.poolings:
+            pooled.append(self.poolings[0](pooled[-1]) if self.chained else pool(pooled[0]))
+        return self.conv2(torch.cat(pooled, dim=1))  # cat: (B, mid * (1 + n_pools), H, W)
 
 
 class CSPNeXtBlock(nn.Module):
