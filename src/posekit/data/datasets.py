@@ -104,8 +104,8 @@ class TopDownDataset(torch.utils.data.Dataset):
                 keypoints, visible = T.flip_keypoints(keypoints, visible, image.shape[1], self.skeleton.flip_indices)
                 center = T.flip_points(center, image.shape[1])
             center, scale, rotation = T.random_box_transform(
-                rng, center, scale, shift=aug.shift, shift_prob=aug.shift_prob, scale_range=tuple(aug.scale), rotation=aug.rotate,
-                rotation_prob=aug.rotate_prob)
+                rng, center, scale, shift=aug.shift, shift_prob=aug.shift_prob, scale_range=tuple(aug.scale),
+                rotation=aug.rotate, rotation_prob=aug.rotate_prob)
         M = T.warp_matrix(center, scale, rotation, (w_in, h_in))[0]
         crop = cv2.warpAffine(np.ascontiguousarray(image), M, (w_in, h_in), flags=cv2.INTER_LINEAR)
         if aug is not None and any(aug.hsv):
