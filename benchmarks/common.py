@@ -25,7 +25,8 @@ def machine() -> dict:
 
 def header(title: str) -> dict:
     info = machine()
-    print(f"# {title}")
-    print(f"# command: {' '.join(shlex.quote(a) for a in sys.argv)}")
-    print("# machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+        print(f"# {title}")
+        print(f"# command: {' '.join(shlex.quote(a) for a in sys.argv)}")
+        print("# machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     return info

@@ -1,5 +1,6 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
+    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 --set data.workers=0
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
     python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &   # the bundled detector
     wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
@@ -14,7 +15,8 @@ the synthetic recipes train without flip, so for them it only shows what mirrori
 The pose budget covers both stages of RTMPose's recipe: first CSPNeXt-t with a UDP heatmap head
 (configs/synth/cspnext-t-udp.yaml) for `--pretrain-fraction` of it, then RTMPose-t whose backbone
 starts from that model's (the official models start from cspnext-*_udp checkpoints) for the rest.
-The heatmap stage trains at 128x96 (its recipe says why), RTMPose-t at 256x192.
+The heatmap stage trains at 128x96 (its recipe says why), RTMPose-t at 256x192. Under torchrun the
+stages train data-parallel (one thread per process; batch_size stays the global batch).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
     """Train one recipe for `budget_min` minutes into `out`; returns its summary (also written to
     out/summary.json): wall and CPU minutes, epochs, steps, threads, model, model_args and the final
     validation metrics ("val")."""
+    from posekit.engine import distributed
     from posekit.engine.recipe import load_recipe
     from posekit.engine.tasks import ensure_synthetic
     from posekit.engine.trainer import Trainer
@@ -46,18 +49,24 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
     recipe = load_recipe(recipe_path, [f"out={out}", f"epochs={UNBOUNDED_EPOCHS}",
                                        f"val_interval={UNBOUNDED_EPOCHS}"] + overrides)
     d = recipe.data
-    ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
-    ensure_synthetic(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size)
+    with distributed.main_first():
+        ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
+        ensure_synthetic(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size)
     recipe.time_budget_min = budget_min
-    print(f"{recipe.model}: training for {budget_min:.1f} min", flush=True)
+    if distributed.is_main():
+        print(f"{recipe.model}: training for {budget_min:.1f} min", flush=True)
     start, cpu = time.perf_counter(), cpu_seconds()
     trainer = Trainer(recipe, quiet=True)
     metrics = trainer.fit()
-    summary = {"train_minutes": round((time.perf_counter() - start) / 60, 1),
-               "cpu_minutes": round((cpu_seconds() - cpu) / 60, 1), "epochs": trainer.epoch, "steps": trainer.step,
-               "threads": torch.get_num_threads(), "model": recipe.model, "model_args": recipe.model_args,
+    # Every process must agree on the minutes: the next stage's budget is what is left of them.
+    minutes = distributed.reduce_float((time.perf_counter() - start) / 60)
+    summary = {"train_minutes": round(minutes, 1),
+               "cpu_minutes": round(distributed.reduce_float(cpu_seconds() - cpu, "sum") / 60, 1),
+               "epochs": trainer.epoch, "steps": trainer.step, "threads": torch.get_num_threads(),
+               "processes": distributed.world_size(), "model": recipe.model, "model_args": recipe.model_args,
                "val": metrics}
-    (out / "summary.json").write_text(json.dumps(summary))
+    if distributed.is_main():
+        (out / "summary.json").write_text(json.dumps(summary))
     return summary
 
 
@@ -85,6 +94,9 @@ PRETRAIN = ("cspnext-t-udp", "configs/synth/cspnext-t-udp.yaml")
 
 def train(which: str, budget_min: float, out: Path, overrides: list[str], pretrain_fraction: float,
           reuse_pretrain: Path | None = None) -> None:
+    from posekit.engine import distributed
+
+    distributed.init_from_env(torch.device("cpu"))
     name, recipe = RUNS[which]
     pretrain = None
     stage = reuse_pretrain or out / PRETRAIN[0]
@@ -102,8 +114,9 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
     if pretrain:
         summary["pretrain"] = pretrain
         summary["total_train_minutes"] = round(summary["train_minutes"] + pretrain["train_minutes"], 1)
+    if distributed.is_main():
         (out / name / "summary.json").write_text(json.dumps(summary))
-    print(json.dumps({name: summary}), flush=True)
+        print(json.dumps({name: summary}), flush=True)
 
 
 def report(out: Path, info: dict, do_export: bool, results: str) -> None:

@@ -6,6 +6,7 @@ a resume. Images are decoded once and kept in memory when the set is small enoug
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,18 @@ from posekit.data import transforms as T
 from posekit.data.coco import CocoKeypoints, load_coco
 from posekit.data.images import read_image
 
-CACHE_LIMIT_BYTES = 3 << 30
+
+
+def _cache_limit_bytes() -> int:
+    """A third of physical memory (3 GiB where that is unknown). The DataLoader workers fork after
+    the cache is filled and share its arrays copy-on-write, so it is held once."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 3
+    except (ValueError, OSError, AttributeError):
+        return 3 << 30
+
+
+CACHE_LIMIT_BYTES = _cache_limit_bytes()
 
 
 def find_annotations(root: str | Path) -> Path:

@@ -13,6 +13,7 @@ import torch
 
 from posekit.core.errors import ConfigError
 from posekit.data.datasets import CocoDirectory, DetectionDataset, TopDownDataset, collate_people
+from posekit.engine import distributed
 from posekit.engine.recipe import Recipe
 
 
@@ -50,14 +51,22 @@ class _Task:
         return self.val_data is not None
 
     def train_loader(self, epoch: int) -> torch.utils.data.DataLoader:
+        """This process's batches of `epoch`; under torchrun each process gets its own share of a
+        shuffle that all of them agree on."""
         self.dataset.set_epoch(epoch)
         if len(self.dataset) < self.recipe.batch_size:
             raise ConfigError(f"{len(self.dataset)} training samples are fewer than batch_size "
                               f"{self.recipe.batch_size}: lower batch_size or add data")
+        batch_size = distributed.per_process_batch(self.recipe.batch_size)
         generator = torch.Generator().manual_seed(self.recipe.seed * 100003 + epoch)
+        sampler = None
+        if distributed.world_size() > 1:
+            sampler = torch.utils.data.DistributedSampler(self.dataset, shuffle=True, drop_last=True,
+                                                          seed=self.recipe.seed * 100003)
+            sampler.set_epoch(epoch)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.recipe.batch_size, shuffle=True, drop_last=True, generator=generator,
-            num_workers=self.recipe.data.workers, collate_fn=self.collate)
+            self.dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+            generator=generator, num_workers=self.recipe.data.workers, collate_fn=self.collate)
 
 
 class TopDownTask(_Task):

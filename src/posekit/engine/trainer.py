@@ -3,7 +3,8 @@
 The model supplies `forward` and `loss` (named terms, summed here); a task (see `engine.tasks`)
 supplies the training batches and the validation metric for the model's paradigm. The Trainer owns
 everything else: optimiser and schedule, EMA, AMP, gradient clipping, progress, the metrics log and
-its curves, atomic best/last checkpoints, and exact resume at epoch boundaries.
+its curves, atomic best/last checkpoints, and exact resume at epoch boundaries. Under torchrun it
+trains data-parallel (`engine.distributed`): the main process alone validates, logs and writes.
 
 Augmentation draws its randomness from (seed, epoch, sample index), never from global state, so an
 epoch's batches are the same whether it runs straight through or after a resume.
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from posekit.core.errors import CheckpointError, ConfigError
 from posekit.engine.checkpoint import load_pretrained, read_checkpoint, save_checkpoint
+from posekit.engine import distributed
 from posekit.engine.curves import plot_curves
 from posekit.engine.ema import ModelEMA
 from posekit.engine.recipe import Recipe
@@ -104,13 +106,15 @@ class Trainer:
         self.recipe = recipe
         self.quiet = quiet
         self.out = Path(recipe.out or f"runs/{recipe.model}")
-        self.device = resolve_device(recipe.device)
+        self.device = distributed.init_from_env(resolve_device(recipe.device))
         seed_everything(recipe.seed)
         self.model = create_model(recipe.model, **recipe.model_args).to(self.device)
         if recipe.pretrained.checkpoint and not resume:
             self._load_pretrained()
         freeze(self.model, recipe.freeze)
-        self.task = build_task(self.model, recipe)
+        with distributed.main_first():  # one process makes a missing synthetic set
+            self.task = build_task(self.model, recipe)
+        self.train_model = distributed.wrap(self.model, self.device)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
         self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
         self.amp_dtype = autocast_dtype(recipe.amp, self.device)
@@ -118,6 +122,7 @@ class Trainer:
         self.epoch, self.step, self.best = 0, 0, -math.inf
         self.records: list[dict] = []
         self.started = time.monotonic()
+        self.elapsed_s = 0.0  # the same in every process: the slowest one's clock
         if resume:
             self._resume()
 
@@ -135,7 +140,7 @@ class Trainer:
     def _load_pretrained(self) -> None:
         spec = self.recipe.pretrained
         count = load_pretrained(self.model, resolve_weights(spec.checkpoint), spec.prefix)
-        if not self.quiet:
+        if not self.quiet and distributed.is_main():
             print(f"initialised {count} tensors under '{spec.prefix}' from {spec.checkpoint}", flush=True)
 
     def _resume(self) -> None:
@@ -158,7 +163,8 @@ class Trainer:
 
     def save(self, name: str) -> Path:
         path = self.out / name
-        save_checkpoint(path, **self._payload())
+        if distributed.is_main():
+            save_checkpoint(path, **self._payload())
         return path
 
     # ---- loop --------------------------------------------------------------------------------
@@ -168,7 +174,7 @@ class Trainer:
 
     def _out_of_time(self) -> bool:
         budget = self.recipe.time_budget_min
-        return budget > 0 and time.monotonic() - self.started > budget * 60
+        return budget > 0 and self.elapsed_s > budget * 60
 
     def fit(self, until_epoch: int | None = None) -> dict:
         """Train to the recipe's last epoch (or `until_epoch`, as if interrupted there)."""
@@ -181,19 +187,23 @@ class Trainer:
             self._train_epoch(loader_for_epoch(self.epoch))
             self.epoch += 1
             last_epoch = self.epoch == self.recipe.epochs or self._out_of_time()
-            if self.task.can_evaluate and (self.epoch % self.recipe.val_interval == 0 or last_epoch):
+            if self.task.can_evaluate and (self.epoch % self.recipe.val_interval == 0 or last_epoch) \
+                    and distributed.is_main():
                 metrics = self.validate()
                 if metrics.get(self.task.primary_metric, -math.inf) > self.best:
                     self.best = metrics[self.task.primary_metric]
                     self.save("best.pt")
             self.save("last.pt")
-            plot_curves(self.records, self.out / "curves.png")
+            if distributed.is_main():
+                plot_curves(self.records, self.out / "curves.png")
+        distributed.barrier()  # the checkpoints exist before any process returns
         return metrics
 
     def _train_epoch(self, loader) -> None:
         self.model.train()
         totals: dict[str, float] = {}
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.recipe.epochs}", disable=self.quiet,
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.recipe.epochs}",
+                   disable=self.quiet or not distributed.is_main(),
                    dynamic_ncols=True, leave=False)
         for i, (images, targets) in enumerate(bar):
             losses = self.train_step(images, targets)
@@ -204,19 +214,21 @@ class Trainer:
                 break
         n = max(i + 1, 1)
         self._log({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
-                   "lr": self.optimizer.param_groups[0]["lr"], "time_s": round(time.monotonic() - self.started, 1),
+                   "lr": self.optimizer.param_groups[0]["lr"], "time_s": round(self.elapsed_s, 1),
                    **{k: v / n for k, v in totals.items()}})
 
     def train_step(self, images: torch.Tensor, targets) -> dict[str, float]:
+        # Every process must take the same learning rate and stop at the same step.
+        self.elapsed_s = distributed.reduce_float(time.monotonic() - self.started)
         budget = self.recipe.time_budget_min * 60
-        elapsed = (time.monotonic() - self.started) / budget if budget > 0 else 0.0
-        factor = lr_factor(self.step, self.total_steps, self.recipe.schedule, elapsed)
+        factor = lr_factor(self.step, self.total_steps, self.recipe.schedule,
+                           self.elapsed_s / budget if budget > 0 else 0.0)
         for group in self.optimizer.param_groups:
             group["lr"] = self.recipe.optimizer.lr * factor
         images = images.to(self.device, non_blocking=True)
         targets = _map_tensors(targets, lambda t: t.to(self.device, non_blocking=True))
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            outputs = self.model(images)
+            outputs = self.train_model(images)
         terms = self.model.loss(_map_tensors(outputs, _as_float32), targets)
         loss = sum(terms.values())
         if not torch.isfinite(loss):
@@ -247,6 +259,8 @@ class Trainer:
         return metrics
 
     def _log(self, record: dict) -> None:
+        if not distributed.is_main():
+            return
         self.records.append(record)
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -1,0 +1,66 @@
+"""How RTMPose-t's synthetic AP grows with the images it trains on: both stages of
+train_synth_topdown.py's recipe for fixed epoch counts instead of a clock budget, so that a GPU can
+stand in for hours of CPU (same recipes, same val set; batch and learning rate as given).
+
+    python benchmarks/scale_synth_topdown.py --epochs 17 7 --batch 32 --lr 1e-3 1e-3 --device cuda \
+        --train-images 1500 --out runs/scale/x1
+
+v11's 30 CPU-minutes (batch 16) were 6,440 heatmap steps (17 epochs of the 1,500-image set) and 2,789
+RTMPose-t steps (7.4 epochs). Reports AP with ground-truth boxes on the val set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from common import header
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_stage(recipe_file: str, epochs: int, out: Path, overrides: list[str]) -> dict:
+    from posekit.engine.recipe import load_recipe
+    from posekit.engine.trainer import Trainer
+
+    recipe = load_recipe(ROOT / recipe_file, [f"out={out}", f"epochs={epochs}", f"val_interval={epochs}"] + overrides)
+    start = time.perf_counter()
+    trainer = Trainer(recipe, quiet=True)
+    metrics = trainer.fit()
+    return {"epochs": epochs, "steps": trainer.step, "minutes": round((time.perf_counter() - start) / 60, 2),
+            "val": metrics}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, nargs=2, required=True, metavar=("HEATMAP", "RTMPOSE"))
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, nargs=2, default=[1e-3, 5e-4], metavar=("HEATMAP", "RTMPOSE"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-images", type=int, default=1500)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both stages")
+    args = parser.parse_args()
+    info = header("synthetic benchmark: AP against training images seen (fixed epochs)")
+    train_dir = "runs/synth/train" if args.train_images == 1500 else f"runs/synth/train{args.train_images}"
+    common = [f"batch_size={args.batch}", f"device={args.device}", f"data.workers={args.workers}",
+              f"data.train={train_dir}", f"data.synth_images={args.train_images}"] + args.set
+    heatmap = run_stage("configs/synth/cspnext-t-udp.yaml", args.epochs[0], args.out / "cspnext-t-udp",
+                        common + [f"optimizer.lr={args.lr[0]}"])
+    pose = run_stage("configs/synth/rtmpose-t.yaml", args.epochs[1], args.out / "rtmpose-t",
+                     common + [f"optimizer.lr={args.lr[1]}",
+                               f"pretrained.checkpoint={args.out / 'cspnext-t-udp' / 'last.pt'}"])
+    result = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
+              "images_seen": {"heatmap": heatmap["steps"] * args.batch, "rtmpose": pose["steps"] * args.batch},
+              "heatmap": heatmap, "rtmpose-t": pose, "AP_gt_boxes": pose["val"].get("AP")}
+    print(json.dumps(result), flush=True)
+    (args.out / "scale.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
