@@ -22,6 +22,7 @@ stages train data-parallel (one thread per process; batch_size stays the global 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import time
@@ -108,6 +109,7 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
     elif which == "pose" and pretrain_fraction > 0:
         pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage, overrides)
     if pretrain:
+        gc.collect()  # the heatmap stage's image cache goes before the next stage fills its own
         overrides = overrides + [f"pretrained.checkpoint={stage / 'last.pt'}"]
         budget_min -= pretrain["train_minutes"]
     summary = train_within(ROOT / recipe, budget_min, out / name, overrides)

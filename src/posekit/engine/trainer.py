@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from posekit.core.errors import CheckpointError, ConfigError
-from posekit.engine.checkpoint import load_pretrained, read_checkpoint, save_checkpoint
 from posekit.engine import distributed
+from posekit.engine.checkpoint import load_pretrained, read_checkpoint, save_checkpoint
 from posekit.engine.curves import plot_curves
 from posekit.engine.ema import ModelEMA
 from posekit.engine.recipe import Recipe
