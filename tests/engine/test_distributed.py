@@ -12,16 +12,6 @@ import torch.multiprocessing as mp
 from posekit.core.errors import ConfigError
 from posekit.engine import distributed
 
-TINY = """
-model: rtmpose-t
-model_args: {{widen: 0.125, input_size: [32, 24], hidden_dims: 16, s: 8}}
-data: {{train: {root}/train, val: {root}/val, synth_images: 6, synth_val_images: 2, synth_size: 128, workers: 0}}
-epochs: 2
-batch_size: 4
-schedule: {{warmup_iters: 2}}
-"""
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,11 +39,10 @@ def _train(rank: int, world: int, port: int, recipe_file: str, out: str, overrid
     torch.distributed.destroy_process_group()
 
 
-def _run_two(tmp_path, overrides=(), head_start_s=0.0):
+def _run_two(tmp_path, write_recipe, overrides=(), head_start_s=0.0):
     root = tmp_path / "data"
     root.mkdir()
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(TINY.format(root=root))
+    recipe = write_recipe(root)
     out = tmp_path / "run"
     out.mkdir()
     context = mp.start_processes(_train, args=(2, _free_port(), str(recipe), str(out), list(overrides), head_start_s),
@@ -67,8 +56,8 @@ def _run_two(tmp_path, overrides=(), head_start_s=0.0):
     return out, [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 
-def test_two_processes_train_one_model_and_only_the_main_one_writes(tmp_path):
-    out, (main, other) = _run_two(tmp_path)
+def test_two_processes_train_one_model_and_only_the_main_one_writes(tmp_path, write_tiny_recipe):
+    out, (main, other) = _run_two(tmp_path, write_tiny_recipe)
     # The synthetic set was made once (main first), and each process took half of every global batch.
     assert (tmp_path / "data/train/annotations.json").is_file()
     assert main["samples"] >= 8 and main["batches"] == other["batches"] == (main["samples"] // 2) // 2
@@ -88,11 +77,12 @@ def test_two_processes_train_one_model_and_only_the_main_one_writes(tmp_path):
     assert all(torch.equal(saved[k], v) for k, v in main["final"].items())
 
 
-def test_a_time_budget_stops_every_process_at_the_same_step(tmp_path):
+def test_a_time_budget_stops_every_process_at_the_same_step(tmp_path, write_tiny_recipe):
     # The main process's clock runs 29.5 s ahead of the other's within a 30 s budget. Were the
     # clocks not shared, it would stop within a second while the other trained on, waiting for it in
     # the next gradient all-reduce; shared, both stop at the same step, long before epoch 50.
-    _, (main, other) = _run_two(tmp_path, ["time_budget_min=0.5", "epochs=50"], head_start_s=29.5)
+    _, (main, other) = _run_two(tmp_path, write_tiny_recipe, ["time_budget_min=0.5", "epochs=50"],
+                                head_start_s=29.5)
     assert main["step"] == other["step"] < 50 * main["batches"] / 2
 
 

@@ -8,23 +8,10 @@ import torch
 from posekit.engine.recipe import load_recipe
 from posekit.engine.trainer import Trainer
 
-TINY = """
-model: rtmpose-t
-model_args: {{widen: 0.125, input_size: [32, 24], hidden_dims: 16, s: 8}}
-data: {{train: {root}/train, val: {root}/val, synth_images: 6, synth_val_images: 2, synth_size: 128, workers: 0}}
-epochs: 2
-batch_size: 4
-schedule: {{warmup_iters: 2}}
-ema: true
-"""
-
 
 @pytest.fixture(scope="module")
-def recipe_file(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    path = root / "r.yaml"
-    path.write_text(TINY.format(root=root))
-    return path
+def recipe_file(tmp_path_factory, write_tiny_recipe):
+    return write_tiny_recipe(tmp_path_factory.mktemp("tiny"), "ema: true\n")
 
 
 def _state(trainer):
