@@ -1,6 +1,7 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
-    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 --set data.workers=0
+    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
+        --set data.workers=0 batch_size=32 optimizer.lr=1e-3    # data-parallel (DEVELOPERS.md: AP 0.609)
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
     python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &   # the bundled detector
     wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
