@@ -6,10 +6,10 @@
 Each round runs both contenders, one after the other, as fresh processes that time `--steps`
 training steps (bfloat16 autocast, synthetic tensors, after 3 warm-up steps); the report gives the
 median images per second of each and their ratio. On the 2-core AMD EPYC of
-results/ddp_throughput.json the two were within 10 % at batch 32 (RTMPose-t 0.95x, the
-128x96 heatmap stage 1.10x): on one machine data-parallel
-training buys no speed, the global batch does (an ad-hoc timing there: one process, RTMPose-t,
-39 images/s at batch 16 against 48 at 32).
+results/ddp_throughput.json the two were within 10 % at batch 32 (RTMPose-t 0.95x, the 128x96
+heatmap stage 1.10x): on one machine data-parallel training buys little speed; the global batch
+mattered more (one process, RTMPose-t: 45 images/s at batch 32 here, 39 at batch 16 in an ad-hoc
+timing on the same machine).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -71,12 +70,8 @@ def run(model_name: str, batch: int, steps: int, processes: int) -> float:
     if processes == 1:
         cmd = [sys.executable] + me
         env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count()))
-    else:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={processes}",
-               f"--master-port={port}"] + me
+    else:  # --standalone: torchrun finds a free port itself
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] + me
         env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:

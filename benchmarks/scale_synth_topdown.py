@@ -13,26 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-import torch
-
 from common import header
+from train_synth_topdown import train_within
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_stage(recipe_file: str, epochs: int, out: Path, overrides: list[str]) -> dict:
-    from posekit.engine.recipe import load_recipe
-    from posekit.engine.trainer import Trainer
-
-    recipe = load_recipe(ROOT / recipe_file, [f"out={out}", f"epochs={epochs}", f"val_interval={epochs}"] + overrides)
-    start = time.perf_counter()
-    trainer = Trainer(recipe, quiet=True)
-    metrics = trainer.fit()
-    return {"epochs": epochs, "steps": trainer.step, "minutes": round((time.perf_counter() - start) / 60, 2),
-            "val": metrics}
+    return train_within(ROOT / recipe_file, 0, out, overrides + [f"epochs={epochs}"])
 
 
 def main() -> None:

@@ -38,9 +38,9 @@ UNBOUNDED_EPOCHS = 100_000
 
 
 def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: list[str]) -> dict:
-    """Train one recipe for `budget_min` minutes into `out`; returns its summary (also written to
-    out/summary.json): wall and CPU minutes, epochs, steps, threads, model, model_args and the final
-    validation metrics ("val")."""
+    """Train one recipe for `budget_min` minutes into `out` (0: for the epochs an override sets);
+    returns its summary (also written to out/summary.json): wall and CPU minutes, epochs, steps,
+    threads, model, model_args and the final validation metrics ("val")."""
     from posekit.engine import distributed
     from posekit.engine.recipe import load_recipe
     from posekit.engine.tasks import ensure_synthetic
@@ -54,9 +54,11 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
     with distributed.main_first():
         ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
         ensure_synthetic(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size)
-    recipe.time_budget_min = budget_min
+    if budget_min > 0:  # else the recipe's own epochs (or time_budget_min) end the run
+        recipe.time_budget_min = budget_min
     if distributed.is_main():
-        print(f"{recipe.model}: training for {budget_min:.1f} min", flush=True)
+        print(f"{recipe.model}: training for {budget_min:.1f} min" if budget_min > 0 else
+              f"{recipe.model}: training for {recipe.epochs} epochs", flush=True)
     start, cpu = time.perf_counter(), cpu_seconds()
     trainer = Trainer(recipe, quiet=True)
     metrics = trainer.fit()

@@ -1,6 +1,6 @@
 """Data-parallel training across the processes torchrun starts (gloo on CPU, NCCL on CUDA).
 
-    torchrun --nproc-per-node 2 -m posekit train RECIPE.yaml
+    torchrun --nproc-per-node 2 -m posekit.cli train RECIPE.yaml
 
 Without torchrun's environment (WORLD_SIZE unset or 1) every function here is a no-op for one
 process, so the Trainer calls them unconditionally. The recipe's `batch_size` is the global batch:
