@@ -1,10 +1,11 @@
-"""Training-step time in float32 against bfloat16 autocast (recipe `amp: bf16`), on CPU.
+"""Training-step time in float32, bfloat16 autocast (recipe `amp: bf16`) and bfloat16 with NHWC
+weights and images (`channels_last: true`), on CPU.
 
     python benchmarks/bench_train_step.py [--recipes configs/synth/rtmpose-t.yaml ...] [--repeats 10] [--threads N]
 
-For each recipe, two Trainers (amp false and bf16, same seed) run `Trainer.train_step` on the same
-batch from the recipe's own loader, alternately after a warm-up; reports the median seconds per
-step of each and their ratio. The synthetic sets are made on first use.
+For each recipe, one Trainer per arm (same seed) runs `Trainer.train_step` on the same batch from
+the recipe's own loader, the arms in turn after a warm-up; reports the median seconds per step of
+each and each arm's speed-up over float32. The synthetic sets are made on first use.
 """
 
 from __future__ import annotations
@@ -21,30 +22,32 @@ import torch
 from common import header
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("false", "bf16")
+ARMS = {"float32": ["amp=false", "channels_last=false"], "bf16": ["amp=bf16", "channels_last=false"],
+        "bf16_channels_last": ["amp=bf16", "channels_last=true"]}
 
 
 def step_times(recipe_path: str, repeats: int, out: Path) -> dict:
     from posekit.engine.recipe import load_recipe
     from posekit.engine.trainer import Trainer
 
-    recipes = {amp: load_recipe(ROOT / recipe_path, [f"amp={amp}", f"out={out / amp}", "data.workers=0"])
-               for amp in MODES}
-    trainers = {amp: Trainer(recipe, quiet=True) for amp, recipe in recipes.items()}
-    loader = trainers["false"].task.train_loader(0)
+    recipes = {arm: load_recipe(ROOT / recipe_path, overrides + [f"out={out / arm}", "data.workers=0"])
+               for arm, overrides in ARMS.items()}
+    trainers = {arm: Trainer(recipe, quiet=True) for arm, recipe in recipes.items()}
+    loader = trainers["float32"].task.train_loader(0)
     for trainer in trainers.values():
         trainer.steps_per_epoch = len(loader)
     images, targets = next(iter(loader))
-    times: dict[str, list[float]] = {amp: [] for amp in MODES}
+    times: dict[str, list[float]] = {arm: [] for arm in ARMS}
     for round_ in range(repeats + 1):
-        for amp, trainer in trainers.items():
+        for arm, trainer in trainers.items():
             start = time.perf_counter()
             trainer.train_step(images, targets)
             if round_:
-                times[amp].append(time.perf_counter() - start)
-    medians = {amp: round(statistics.median(t), 4) for amp, t in times.items()}
-    return {"model": recipes["false"].model, "batch": len(images), "input": list(images.shape[-2:]),
-            "seconds_per_step": medians, "bf16_speedup": round(medians["false"] / medians["bf16"], 2)}
+                times[arm].append(time.perf_counter() - start)
+    medians = {arm: round(statistics.median(t), 4) for arm, t in times.items()}
+    return {"model": recipes["float32"].model, "batch": len(images), "input": list(images.shape[-2:]),
+            "seconds_per_step": medians,
+            "speedup_over_float32": {arm: round(medians["float32"] / m, 2) for arm, m in medians.items()}}
 
 
 def main() -> None:
@@ -53,11 +56,11 @@ def main() -> None:
                                                          "configs/synth/cspnext-t-udp.yaml"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--results", default="train_step_amp", help="report file: benchmarks/results/NAME.json")
+    parser.add_argument("--results", default="train_step_layout", help="report file: benchmarks/results/NAME.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = header("training step: float32 vs bfloat16 autocast on CPU")
+    info = header("training step: float32 vs bfloat16 autocast vs bfloat16 + channels_last on CPU")
     with tempfile.TemporaryDirectory() as tmp:
         rows = [step_times(r, args.repeats, Path(tmp) / str(i)) for i, r in enumerate(args.recipes)]
     for row in rows:

@@ -107,6 +107,25 @@ def test_bf16_amp_runs_the_forward_in_bfloat16_and_the_loss_in_float32(recipe_fi
     assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
 
 
+def test_channels_last_trains_nhwc_to_the_same_step_as_the_default_layout(recipe_file, tmp_path):
+    trainers = {fmt: Trainer(load_recipe(recipe_file, [f"out={tmp_path}/{fmt}", f"channels_last={fmt}", "amp=false"]),
+                             quiet=True) for fmt in ("false", "true")}
+    conv_weights = [m.weight for m in trainers["true"].model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert conv_weights and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+                                for w in conv_weights if w.shape[1] > 1 and w.shape[-1] > 1)
+    seen = []
+    trainers["true"].model.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    batch = next(iter(trainers["false"].task.train_loader(0)))
+    losses = {}
+    for fmt, trainer in trainers.items():
+        trainer.steps_per_epoch = 1
+        losses[fmt] = trainer.train_step(*batch)["loss"]
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
+    assert losses["true"] == pytest.approx(losses["false"], rel=1e-4)
+    default, nhwc = _state(trainers["false"]), _state(trainers["true"])
+    assert all(torch.allclose(default[k], nhwc[k], atol=1e-5) for k in default if default[k].is_floating_point())
+
+
 @pytest.mark.parametrize("amp", ["fp8", 16])
 def test_unknown_amp_setting_is_refused(recipe_file, tmp_path, amp):
     from posekit.core.errors import ConfigError

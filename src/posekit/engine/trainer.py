@@ -112,6 +112,8 @@ class Trainer:
         if recipe.pretrained.checkpoint and not resume:
             self._load_pretrained()
         freeze(self.model, recipe.freeze)
+        self.memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         with distributed.main_first():  # one process makes a missing synthetic set
             self.task = build_task(self.model, recipe)
         self.train_model = distributed.wrap(self.model, self.device)
@@ -225,7 +227,7 @@ class Trainer:
                            self.elapsed_s / budget if budget > 0 else 0.0)
         for group in self.optimizer.param_groups:
             group["lr"] = self.recipe.optimizer.lr * factor
-        images = images.to(self.device, non_blocking=True)
+        images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
         targets = _map_tensors(targets, lambda t: t.to(self.device, non_blocking=True))
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             outputs = self.train_model(images)
