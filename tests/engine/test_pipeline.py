@@ -38,6 +38,22 @@ def test_crops_of_one_image_run_as_one_batch_and_map_back(tiny):
     np.testing.assert_allclose(poses.keypoints, expected, atol=1e-3)
 
 
+def test_cpu_pipeline_runs_nhwc_with_the_outputs_of_the_default_layout(tiny):
+    import copy
+
+    image = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 60, 100], [70, 5, 150, 115.0]])
+    expected = TopDownPipeline(copy.deepcopy(tiny), device="cpu")
+    expected.model.to(memory_format=torch.contiguous_format)
+    pipe = TopDownPipeline(tiny, detector=create_model("rtmdet-person-nano", widen_factor=0.125, input_size=(128, 128)))
+    for model in (pipe.model, pipe.detector):
+        weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[1] > 1]
+        assert weights and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+                               for w in weights if w.shape[-1] > 1)
+    assert all(p.is_contiguous() for p in expected.model.parameters())
+    np.testing.assert_allclose(pipe(image, boxes=boxes).keypoints, expected(image, boxes=boxes).keypoints, atol=1e-3)
+
+
 def test_stages_are_timed_and_empty_boxes_give_no_people(tiny):
     pipe = TopDownPipeline(tiny)
     image = np.zeros((50, 40, 3), np.uint8)

@@ -126,6 +126,19 @@ def test_channels_last_trains_nhwc_to_the_same_step_as_the_default_layout(recipe
     assert all(torch.allclose(default[k], nhwc[k], atol=1e-5) for k in default if default[k].is_floating_point())
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_validation_gives_the_model_back_in_its_memory_layout(recipe_file, tmp_path, channels_last):
+    # The CPU pipelines run NHWC; the model under training must not change layout behind the Trainer.
+    trainer = Trainer(load_recipe(recipe_file, [f"out={tmp_path}/v", f"channels_last={channels_last}", "ema=false"]),
+                      quiet=True)
+    (tmp_path / "v").mkdir()
+    layouts = lambda: {n: p.is_contiguous() for n, p in trainer.model.named_parameters()}  # noqa: E731
+    before = layouts()
+    assert "AP" in trainer.validate()
+    assert layouts() == before
+    assert any(not contiguous for contiguous in before.values()) == channels_last
+
+
 @pytest.mark.parametrize("amp", ["fp8", 16])
 def test_unknown_amp_setting_is_refused(recipe_file, tmp_path, amp):
     from posekit.core.errors import ConfigError

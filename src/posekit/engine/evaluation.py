@@ -7,7 +7,7 @@ import torch
 
 from posekit.core.geometry import xywh_to_xyxy
 from posekit.data.datasets import CocoDirectory
-from posekit.engine.pipeline import TopDownPipeline
+from posekit.engine.pipeline import TopDownPipeline, lent
 
 
 def usable_gt_boxes(coco) -> np.ndarray:
@@ -38,10 +38,9 @@ def evaluate_topdown(model, data: CocoDirectory, device="cpu", detector=None, fl
     """AP of a top-down model: with ground-truth boxes, or with `detector`'s boxes when given."""
     from posekit.eval import evaluate
 
-    was_training = model.training
-    pipeline = TopDownPipeline(model, detector, device=device, flip_test=flip_test)
-    results = predict_topdown(pipeline, data, use_gt_boxes=detector is None)
-    model.train(was_training)
+    with lent(model):
+        pipeline = TopDownPipeline(model, detector, device=device, flip_test=flip_test)
+        results = predict_topdown(pipeline, data, use_gt_boxes=detector is None)
     return evaluate(str(data.ann_file), results, dataset=dataset)
 
 
@@ -51,15 +50,14 @@ def evaluate_onestage(model, data: CocoDirectory, device="cpu", batch_size: int 
     from posekit.engine.pipeline import OneStagePipeline
     from posekit.eval import evaluate
 
-    was_training = model.training
-    pipe = OneStagePipeline(model, device=device, **model.evaluation_options)
     coco = data.coco
     results = []
-    for start in range(0, len(coco.images), batch_size):
-        indices = range(start, min(start + batch_size, len(coco.images)))
-        for i, poses in zip(indices, pipe.predict_many([data.read(i) for i in indices])):
-            results.extend(poses.to_coco(int(coco.images[i]["id"])))
-    model.train(was_training)
+    with lent(model):
+        pipe = OneStagePipeline(model, device=device, **model.evaluation_options)
+        for start in range(0, len(coco.images), batch_size):
+            indices = range(start, min(start + batch_size, len(coco.images)))
+            for i, poses in zip(indices, pipe.predict_many([data.read(i) for i in indices])):
+                results.extend(poses.to_coco(int(coco.images[i]["id"])))
     return evaluate(str(data.ann_file), results, dataset=dataset)
 
 

@@ -32,6 +32,31 @@ class _Timer:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
+def _deployed(model, device: torch.device) -> torch.nn.Module:
+    """`model.for_inference()` on `device`; NHWC on CPU, where every family ran 1.1-1.3x faster
+    (benchmarks/bench_topdown_latency.py, DEVELOPERS.md). CUDA keeps the default layout (unmeasured)."""
+    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    return model.for_inference().to(device, memory_format=layout)
+
+
+def _memory_format(model: torch.nn.Module) -> torch.memory_format:
+    convs = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    nhwc = bool(convs) and not convs[0].is_contiguous() and convs[0].is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if nhwc else torch.contiguous_format
+
+
+@contextmanager
+def lent(model: torch.nn.Module):
+    """Build pipelines from `model` inside this block; afterwards it is back in its train/eval mode
+    and memory layout (the Trainer validates the very model it trains)."""
+    was_training, layout = model.training, _memory_format(model)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        model.to(memory_format=layout)
+
+
 def _forward_chunked(model, batch: torch.Tensor, chunk: int):
     """Run `model` over a batch in chunks of at most `chunk`, concatenating tensor outputs."""
     parts = [model(batch[i:i + chunk]) for i in range(0, len(batch), chunk)]
@@ -50,8 +75,8 @@ class TopDownPipeline:
     def __init__(self, pose_model, detector=None, device: str | torch.device = "cpu", flip_test: bool = False,
                  box_thr: float = 0.3, nms_thr: float = 0.3, batch_size: int = 64):
         self.device = torch.device(device)
-        self.model = pose_model.for_inference().to(self.device)
-        self.detector = detector.for_inference().to(self.device) if detector is not None else None
+        self.model = _deployed(pose_model, self.device)
+        self.detector = _deployed(detector, self.device) if detector is not None else None
         self.flip_test, self.box_thr, self.nms_thr, self.batch_size = flip_test, box_thr, nms_thr, batch_size
         self.skeleton = pose_model.skeleton
         self.timings: dict[str, float] = {}
@@ -109,7 +134,7 @@ class OneStagePipeline:
 
     def __init__(self, model, device: str | torch.device = "cpu", **decode_options):
         self.device = torch.device(device)
-        self.model = model.for_inference().to(self.device)
+        self.model = _deployed(model, self.device)
         self.decode_options = decode_options
         self.skeleton = model.skeleton
         self.timings: dict[str, float] = {}
