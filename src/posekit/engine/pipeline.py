@@ -39,9 +39,12 @@ def _deployed(model, device: torch.device) -> torch.nn.Module:
     return model.for_inference().to(device, memory_format=layout)
 
 
-def _memory_format(model: torch.nn.Module) -> torch.memory_format:
+def layout_of(model: torch.nn.Module) -> torch.memory_format:
+    """channels_last when every convolution weight whose layout shows (more than one input channel,
+    kernel wider than 1) is NHWC, else contiguous_format."""
     convs = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
-    nhwc = bool(convs) and not convs[0].is_contiguous() and convs[0].is_contiguous(memory_format=torch.channels_last)
+    nhwc = bool(convs) and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                               for p in convs)
     return torch.channels_last if nhwc else torch.contiguous_format
 
 
@@ -49,7 +52,7 @@ def _memory_format(model: torch.nn.Module) -> torch.memory_format:
 def lent(model: torch.nn.Module):
     """Build pipelines from `model` inside this block; afterwards it is back in its train/eval mode
     and memory layout (the Trainer validates the very model it trains)."""
-    was_training, layout = model.training, _memory_format(model)
+    was_training, layout = model.training, layout_of(model)
     try:
         yield model
     finally:

@@ -85,7 +85,7 @@ class Recipe:
     ema_momentum: float = 2e-4
     clip_grad: float = 0.0         # max grad norm; 0 = off
     amp: bool | str = True         # true: float16 on CUDA only; "bf16": bfloat16 on CPU or CUDA; false: off
-    channels_last: bool = False    # train with NHWC weights and images (faster convolutions on CPU and CUDA)
+    channels_last: bool = False    # NHWC weights and images (faster on CPU: DEVELOPERS.md)
     seed: int = 0
     time_budget_min: float = 0.0   # >0: stop after this many minutes (CPU benchmarks)
     out: str = ""                  # default runs/<model>
