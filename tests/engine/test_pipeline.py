@@ -1,5 +1,7 @@
 """Top-down pipeline: batched crops, mapping back to the image, timings, bad input."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -39,8 +41,6 @@ def test_crops_of_one_image_run_as_one_batch_and_map_back(tiny):
 
 
 def test_cpu_pipeline_runs_nhwc_with_the_outputs_of_the_default_layout(tiny):
-    import copy
-
     image = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 60, 100], [70, 5, 150, 115.0]])
     expected = TopDownPipeline(copy.deepcopy(tiny), device="cpu")

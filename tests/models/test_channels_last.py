@@ -4,20 +4,21 @@
 import pytest
 import torch
 
+from models import test_erpose, test_heatmap, test_rtmdet, test_rtmo, test_rtmpose, test_yolo_pose, test_yoloxpose
 from posekit.models import create_model
 
+# Each family's own tiny test model.
 TINY = {
-    "rtmpose-t": dict(widen=0.125, input_size=(64, 48)),
-    "cspnext-t-udp": dict(widen=0.125, input_size=(64, 64)),
-    "simplebaseline-r50": dict(depth=18, base_channels=8, deconv_channels=(16, 16, 16), input_size=(64, 64)),
-    "hrnet-w32": dict(width=8, stem_channels=8, stage_modules=(1, 1, 1), num_blocks=1, input_size=(64, 64)),
-    "rtmdet-person-nano": dict(widen_factor=0.125, input_size=(128, 128)),
-    "yoloxpose-s": dict(widen_factor=0.125, input_size=(128, 128)),
-    "rtmo-s": dict(widen=0.125, deepen=0.33, input_size=(64, 64), neck_hidden=32, neck_ffn=64, neck_heads=4,
-                   dcc_channels=32, dcc_gau_s=32, spe_channels=32),
-    "yolov8-pose-n": dict(width=0.0625, input_size=64),
-    "yolo11-pose-n": dict(width=0.0625, input_size=64),
-    "erpose-n": dict(width=0.0625, input_size=64),
+    "rtmpose-t": test_rtmpose.tiny,
+    "cspnext-t-udp": lambda: create_model("cspnext-t-udp", widen=0.125, input_size=(64, 64)),
+    "simplebaseline-r50": test_heatmap.tiny_simplebaseline,
+    "hrnet-w32": test_heatmap.tiny_hrnet,
+    "rtmdet-person-nano": test_rtmdet.small,
+    "yoloxpose-s": test_yoloxpose.tiny,
+    "rtmo-s": test_rtmo.tiny,
+    "yolov8-pose-n": lambda: test_yolo_pose.tiny("yolov8-pose-n"),
+    "yolo11-pose-n": lambda: test_yolo_pose.tiny("yolo11-pose-n"),
+    "erpose-n": lambda: test_erpose.tiny("erpose-n"),
 }
 
 
@@ -33,7 +34,7 @@ def _tensors(outputs):
 @pytest.mark.parametrize("deployed", [False, True], ids=["training", "for_inference"])
 def test_channels_last_gives_the_outputs_of_the_default_layout(name, deployed):
     torch.manual_seed(0)
-    model = create_model(name, **TINY[name])
+    model = TINY[name]()
     model = model.for_inference().eval() if deployed else model.train()
     h, w = model.input_size
     images = torch.rand(2, 3, h, w) * 255

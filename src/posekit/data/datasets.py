@@ -21,7 +21,6 @@ from posekit.data.coco import CocoKeypoints, load_coco
 from posekit.data.images import read_image
 
 
-
 def _cache_limit_bytes() -> int:
     """A third of physical memory (3 GiB where that is unknown). The DataLoader workers fork after
     the cache is filled and share its arrays copy-on-write, so it is held once."""
