@@ -1,7 +1,9 @@
 """Training-step time in float32, bfloat16 autocast (recipe `amp: bf16`) and bfloat16 with NHWC
-weights and images (`channels_last: true`), on CPU.
+weights and images (`channels_last: true`), on CPU; on CUDA float16 autocast (`amp: true`) too.
 
     python benchmarks/bench_train_step.py [--recipes configs/synth/rtmpose-t.yaml ...] [--repeats 10] [--threads N]
+    python benchmarks/bench_train_step.py --device cuda --set data.train=runs/synth/train64 data.synth_images=64 \
+        batch_size=128 --results train_step_layout_cuda_b128
 
 For each recipe, one Trainer per arm (same seed) runs `Trainer.train_step` on the same batch from
 the recipe's own loader, the arms in turn after a warm-up; reports the median seconds per step of
@@ -19,29 +21,32 @@ from pathlib import Path
 
 import torch
 
-from common import header
+from common import command_line, header
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {"float32": ["amp=false", "channels_last=false"], "bf16": ["amp=bf16", "channels_last=false"],
         "bf16_channels_last": ["amp=bf16", "channels_last=true"]}
+CUDA_ARMS = ARMS | {"float16": ["amp=true", "channels_last=false"], "float16_channels_last": ["amp=true", "channels_last=true"]}
 
 
-def step_times(recipe_path: str, repeats: int, out: Path) -> dict:
+def step_times(recipe_path: str, repeats: int, out: Path, device: str, extra: list[str]) -> dict:
     from posekit.engine.recipe import load_recipe
     from posekit.engine.trainer import Trainer
 
-    recipes = {arm: load_recipe(ROOT / recipe_path, overrides + [f"out={out / arm}", "data.workers=0"])
-               for arm, overrides in ARMS.items()}
+    arms = CUDA_ARMS if device == "cuda" else ARMS
+    recipes = {arm: load_recipe(ROOT / recipe_path, overrides + extra + [f"out={out / arm}", "data.workers=0",
+                                                                         f"device={device}"])
+               for arm, overrides in arms.items()}
     trainers = {arm: Trainer(recipe, quiet=True) for arm, recipe in recipes.items()}
     loader = trainers["float32"].task.train_loader(0)
     for trainer in trainers.values():
         trainer.steps_per_epoch = len(loader)
     images, targets = next(iter(loader))
-    times: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
     for round_ in range(repeats + 1):
         for arm, trainer in trainers.items():
             start = time.perf_counter()
-            trainer.train_step(images, targets)
+            trainer.train_step(images, targets)  # returns the losses as floats: CUDA has finished
             if round_:
                 times[arm].append(time.perf_counter() - start)
     medians = {arm: round(statistics.median(t), 4) for arm, t in times.items()}
@@ -56,17 +61,23 @@ def main() -> None:
                                                          "configs/synth/cspnext-t-udp.yaml"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides for every arm")
     parser.add_argument("--results", default="train_step_layout", help="report file: benchmarks/results/NAME.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = header("training step: float32 vs bfloat16 autocast vs bfloat16 + channels_last on CPU")
+    info = header(f"training step: float32 vs autocast, with and without channels_last, on {args.device}")
+    if args.device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+        print(f"# gpu: {info['gpu']}")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [step_times(r, args.repeats, Path(tmp) / str(i)) for i, r in enumerate(args.recipes)]
+        rows = [step_times(r, args.repeats, Path(tmp) / str(i), args.device, args.set)
+                for i, r in enumerate(args.recipes)]
     for row in rows:
         print(json.dumps(row))
     (ROOT / "benchmarks/results").mkdir(exist_ok=True)
-    (ROOT / f"benchmarks/results/{args.results}.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    (ROOT / f"benchmarks/results/{args.results}.json").write_text(json.dumps({"command": command_line(), "machine": info, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,14 @@ def machine() -> dict:
             "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in sys.argv)
+
+
 def header(title: str) -> dict:
     info = machine()
     if os.environ.get("RANK", "0") == "0":  # under torchrun, once
         print(f"# {title}")
-        print(f"# command: {' '.join(shlex.quote(a) for a in sys.argv)}")
+        print(f"# command: {command_line()}")
         print("# machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     return info

@@ -33,8 +33,8 @@ class _Timer:
 
 
 def _deployed(model, device: torch.device) -> torch.nn.Module:
-    """`model.for_inference()` on `device`; NHWC on CPU, where every family ran 1.1-1.3x faster
-    (benchmarks/bench_topdown_latency.py, DEVELOPERS.md). CUDA keeps the default layout (unmeasured)."""
+    """`model.for_inference()` on `device`; NHWC on CPU, where every family ran 1.1-1.3x faster.
+    CUDA keeps NCHW: on an H200 NHWC gained nothing consistent (benchmarks/bench_layout.py, DEVELOPERS.md)."""
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     return model.for_inference().to(device, memory_format=layout)
 

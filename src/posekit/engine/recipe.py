@@ -83,6 +83,7 @@ class Recipe:
     val_batch_size: int = 64
     ema: bool = False
     ema_momentum: float = 2e-4
+    ema_gamma: float = 2000.0      # steps over which the EMA's momentum decays to ema_momentum
     clip_grad: float = 0.0         # max grad norm; 0 = off
     amp: bool | str = True         # true: float16 on CUDA only; "bf16": bfloat16 on CPU or CUDA; false: off
     channels_last: bool = False    # NHWC weights and images (faster on CPU: DEVELOPERS.md)

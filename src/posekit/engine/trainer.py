@@ -118,7 +118,7 @@ class Trainer:
             self.task = build_task(self.model, recipe)
         self.train_model = distributed.wrap(self.model, self.device)
         self.optimizer = build_optimizer(self.model, recipe.optimizer)
-        self.ema = ModelEMA(self.model, recipe.ema_momentum) if recipe.ema else None
+        self.ema = ModelEMA(self.model, recipe.ema_momentum, recipe.ema_gamma) if recipe.ema else None
         self.amp_dtype = autocast_dtype(recipe.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step, self.best = 0, 0, -math.inf
