@@ -1,7 +1,10 @@
-"""Training-step time in float32, bfloat16 autocast (recipe `amp: bf16`) and bfloat16 with NHWC
-weights and images (`channels_last: true`), on CPU; on CUDA float16 autocast (`amp: true`) too.
+"""Training-step time in float32 and bfloat16 autocast (recipe `amp: bf16`), each with the default
+layout and with NHWC weights and images (`channels_last: true`), on CPU; on CUDA float16 autocast
+(`amp: true`) too.
 
     python benchmarks/bench_train_step.py [--recipes configs/synth/rtmpose-t.yaml ...] [--repeats 10] [--threads N]
+    python benchmarks/bench_train_step.py --recipes configs/synth/{yolov8-pose-n,erpose-n,rtmo-s,yoloxpose-s,rtmdet-person-nano}.yaml \
+        --repeats 8 --results train_step_layout_onestage
     python benchmarks/bench_train_step.py --device cuda --set data.train=runs/synth/train64 data.synth_images=64 \
         batch_size=128 --results train_step_layout_cuda_b128
 
@@ -24,8 +27,8 @@ import torch
 from common import command_line, header
 
 ROOT = Path(__file__).resolve().parents[1]
-ARMS = {"float32": ["amp=false", "channels_last=false"], "bf16": ["amp=bf16", "channels_last=false"],
-        "bf16_channels_last": ["amp=bf16", "channels_last=true"]}
+ARMS = {"float32": ["amp=false", "channels_last=false"], "float32_channels_last": ["amp=false", "channels_last=true"],
+        "bf16": ["amp=bf16", "channels_last=false"], "bf16_channels_last": ["amp=bf16", "channels_last=true"]}
 CUDA_ARMS = ARMS | {"float16": ["amp=true", "channels_last=false"], "float16_channels_last": ["amp=true", "channels_last=true"]}
 
 

@@ -328,8 +328,9 @@ class ERPose(OneStageModel):
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         feats = run_graph(self.model, self.sources, images / 255.0, self.feature_indices)
+        # float32 points make the decoded pixels float32 under autocast too
         points = grid_points([f.shape[-2:] for f in feats], self.config.strides, offset=0.5,
-                             device=feats[0].device, dtype=feats[0].dtype)  # (A, 3)
+                             device=feats[0].device)  # (A, 3)
         detach = self.config.detach_sah and "mah" in self.heads
         out = {}
         for name, head in self.heads.items():

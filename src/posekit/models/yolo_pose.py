@@ -224,7 +224,9 @@ class DFL(nn.Module):
             self.conv.weight.copy_(torch.arange(reg_max, dtype=torch.float32).view(1, reg_max, 1, 1))
 
     def forward(self, logits: Tensor) -> Tensor:
-        return logits.softmax(-1) @ self.conv.weight.view(-1).to(logits.dtype)
+        # float32 under autocast too: in bfloat16 the expectation steps by 1/16 of a stride near its top.
+        with torch.autocast(logits.device.type, enabled=False):
+            return logits.float().softmax(-1) @ self.conv.weight.view(-1).float()
 
 
 def build_keypoint_branch(in_channels: Sequence[int], num_keypoints: int) -> nn.ModuleList:
@@ -288,8 +290,8 @@ class PoseHead(nn.Module):
 
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         b = feats[0].shape[0]
-        points = grid_points([f.shape[-2:] for f in feats], self.strides, offset=0.5,
-                             device=feats[0].device, dtype=feats[0].dtype)  # (A, 3)
+        # float32 points make the decoded pixels float32 under autocast too
+        points = grid_points([f.shape[-2:] for f in feats], self.strides, offset=0.5, device=feats[0].device)  # (A, 3)
         cls_logits = flatten_levels([branch(f) for branch, f in zip(self.cv3, feats)])  # (B, A, C)
         box_logits = flatten_levels([branch(f) for branch, f in zip(self.cv2, feats)])  # (B, A, 4 * R)
         box_logits = box_logits.reshape(b, -1, 4, self.reg_max)
