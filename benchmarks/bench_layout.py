@@ -104,7 +104,8 @@ def main() -> None:
     rows = [row for name in args.models for row in time_model(name, device, args.batches, precisions, args.repeats)]
     out = ROOT / f"benchmarks/results/{args.results or 'layout_' + args.device}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"command": command_line(), "machine": info, "repeats": args.repeats, "rows": rows}, indent=1))
+    report = {"command": command_line(), "machine": info, "repeats": args.repeats, "rows": rows}
+    out.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

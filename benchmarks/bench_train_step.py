@@ -80,7 +80,8 @@ def main() -> None:
     for row in rows:
         print(json.dumps(row))
     (ROOT / "benchmarks/results").mkdir(exist_ok=True)
-    (ROOT / f"benchmarks/results/{args.results}.json").write_text(json.dumps({"command": command_line(), "machine": info, "rows": rows}, indent=1))
+    report = {"command": command_line(), "machine": info, "rows": rows}
+    (ROOT / f"benchmarks/results/{args.results}.json").write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_two_cuda_steps_follow_the_cpu_steps(recipe_file, tmp_path, channels_las
     assert next(trainers["cuda"].model.parameters()).is_cuda
     assert layout_of(trainers["cuda"].model) == (torch.channels_last if channels_last else torch.contiguous_format)
     batch = next(iter(trainers["cpu"].task.train_loader(0)))
-    losses = {d: [] for d in trainers}
+    losses = {}
     for d, trainer in trainers.items():
         trainer.steps_per_epoch = 2
         losses[d] = [trainer.train_step(*batch)["loss"] for _ in range(2)]

@@ -33,7 +33,7 @@ class _Timer:
 
 
 def _deployed(model, device: torch.device) -> torch.nn.Module:
-    """`model.for_inference()` on `device`; NHWC on CPU, where every family ran 1.1-1.3x faster.
+    """`model.for_inference()` on `device`; NHWC on CPU, where every family ran 1.05-1.31x faster.
     CUDA keeps NCHW: on an H200 NHWC gained nothing consistent (benchmarks/bench_layout.py, DEVELOPERS.md)."""
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     return model.for_inference().to(device, memory_format=layout)
