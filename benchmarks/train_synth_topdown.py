@@ -3,7 +3,8 @@
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
         --set data.workers=0 batch_size=32 optimizer.lr=1e-3    # data-parallel (DEVELOPERS.md: AP 0.609)
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
-    python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &   # the bundled detector
+    python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &
+        # the bundled detector: --train det --budget-min 60 alone on 2 threads (DEVELOPERS.md)
     wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
 
 Each run trains until its budget is spent (data generation is not counted) and its cosine
