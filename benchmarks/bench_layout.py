@@ -30,18 +30,12 @@ MODELS = ["rtmpose-t", "rtmpose-m", "hrnet-w32", "rtmdet-person-nano", "rtmdet-p
 LAYOUTS = {"nchw": torch.contiguous_format, "nhwc": torch.channels_last}
 
 
-def _tensors(outputs) -> list[torch.Tensor]:
-    if isinstance(outputs, torch.Tensor):
-        return [outputs]
-    if isinstance(outputs, dict):
-        outputs = outputs.values()
-    return [t for o in outputs for t in _tensors(o)]
-
-
 def _layout_difference(a, b) -> float:
     """Largest |a - b| over all output tensors, relative to each tensor's largest magnitude."""
+    from posekit.engine.pipeline import output_tensors
+
     return max(float((x.float() - y.float()).abs().max() / max(1.0, float(x.float().abs().max())))
-               for x, y in zip(_tensors(a), _tensors(b)))
+               for x, y in zip(output_tensors(a), output_tensors(b)))
 
 
 def time_model(name: str, device: torch.device, batches: list[int], precisions: list[str], repeats: int) -> list[dict]:

@@ -10,7 +10,6 @@ import torch
 from posekit.engine.pipeline import OneStagePipeline, TopDownPipeline, layout_of
 from posekit.engine.recipe import load_recipe
 from posekit.engine.trainer import Trainer
-from posekit.models import create_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -64,9 +63,10 @@ def test_float16_autocast_scales_the_loss_and_learns(recipe_file, tmp_path):
 
 
 def test_topdown_pipeline_on_cuda_gives_the_cpu_keypoints():
+    from models import test_rtmdet, test_rtmpose
+
     torch.manual_seed(0)
-    pose = create_model("rtmpose-t", widen=0.125, input_size=(64, 48), hidden_dims=16, s=8).eval()
-    detector = create_model("rtmdet-person-nano", widen_factor=0.125, input_size=(128, 128)).eval()
+    pose, detector = test_rtmpose.tiny(hidden_dims=16, s=8).eval(), test_rtmdet.small().eval()
     image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 60, 100], [70, 5, 150, 115.0]])
     # A pipeline moves the model it is given; each gets its own copy.

@@ -45,7 +45,9 @@ def test_cpu_pipeline_runs_nhwc_with_the_outputs_of_the_default_layout(tiny):
     boxes = np.array([[10, 10, 60, 100], [70, 5, 150, 115.0]])
     expected = TopDownPipeline(copy.deepcopy(tiny), device="cpu")
     expected.model.to(memory_format=torch.contiguous_format)
-    pipe = TopDownPipeline(tiny, detector=create_model("rtmdet-person-nano", widen_factor=0.125, input_size=(128, 128)))
+    from models import test_rtmdet
+
+    pipe = TopDownPipeline(tiny, detector=test_rtmdet.small())
     assert layout_of(pipe.model) == layout_of(pipe.detector) == torch.channels_last
     assert layout_of(expected.model) == torch.contiguous_format
     np.testing.assert_allclose(pipe(image, boxes=boxes).keypoints, expected(image, boxes=boxes).keypoints, atol=1e-3)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from models import test_erpose, test_heatmap, test_rtmdet, test_rtmo, test_rtmpose, test_yolo_pose, test_yoloxpose
+from posekit.engine.pipeline import output_tensors
 from posekit.models import create_model
 
 # Each family's own tiny test model.
@@ -22,14 +23,6 @@ TINY = {
 }
 
 
-def _tensors(outputs):
-    if isinstance(outputs, torch.Tensor):
-        return [outputs]
-    if isinstance(outputs, dict):
-        outputs = outputs.values()
-    return [t for o in outputs for t in _tensors(o)]
-
-
 @pytest.mark.parametrize("name", sorted(TINY))
 @pytest.mark.parametrize("deployed", [False, True], ids=["training", "for_inference"])
 def test_channels_last_gives_the_outputs_of_the_default_layout(name, deployed):
@@ -39,9 +32,9 @@ def test_channels_last_gives_the_outputs_of_the_default_layout(name, deployed):
     h, w = model.input_size
     images = torch.rand(2, 3, h, w) * 255
     with torch.no_grad():
-        default = _tensors(model(images))
+        default = output_tensors(model(images))
         model.to(memory_format=torch.channels_last)
-        nhwc = _tensors(model(images.contiguous(memory_format=torch.channels_last)))
+        nhwc = output_tensors(model(images.contiguous(memory_format=torch.channels_last)))
     assert len(default) == len(nhwc) > 0
     for a, b in zip(default, nhwc):
         scale = max(1.0, float(a.abs().max()))  # pixel-valued outputs: summation order differs by ~1e-5 of them

@@ -60,6 +60,15 @@ def lent(model: torch.nn.Module):
         model.to(memory_format=layout)
 
 
+def output_tensors(outputs) -> list[torch.Tensor]:
+    """A model's outputs (a tensor, or tuples, lists and dicts of them) as a flat list, in order."""
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    if isinstance(outputs, dict):
+        outputs = outputs.values()
+    return [t for o in outputs for t in output_tensors(o)]
+
+
 def _forward_chunked(model, batch: torch.Tensor, chunk: int):
     """Run `model` over a batch in chunks of at most `chunk`, concatenating tensor outputs."""
     parts = [model(batch[i:i + chunk]) for i in range(0, len(batch), chunk)]
