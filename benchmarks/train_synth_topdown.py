@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from common import header
+from common import command_line, header
 
 ROOT = Path(__file__).resolve().parents[1]
 UNBOUNDED_EPOCHS = 100_000
@@ -87,8 +87,12 @@ def export(run: Path, name: str, path: Path) -> None:
 
     ckpt = read_checkpoint(run / "last.pt")
     state = {k: v.half() if v.is_floating_point() else v for k, v in weights_of(ckpt).items()}
-    save_checkpoint(path, model=name, model_args=ckpt["config"]["model_args"], state_dict=state,
-                    note=f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs")
+    if "config" in ckpt:  # a Trainer's checkpoint
+        model_args = ckpt["config"]["model_args"]
+        note = f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs"
+    else:  # exported before, e.g. the bundled detector linked into a run
+        model_args, note = ckpt["model_args"], ckpt["note"]
+    save_checkpoint(path, model=name, model_args=model_args, state_dict=state, note=note)
     print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -141,7 +145,7 @@ def report(out: Path, info: dict, do_export: bool, results: str) -> None:
         det_boxes = evaluate_topdown(pose, val, detector=det).stats
         box_ap = evaluate_detector(det, val)
     result = {
-        "machine": info,
+        "command": command_line(), "machine": info,
         "rtmpose-t": {**json.loads((pose_run / "summary.json").read_text()), "AP_gt_boxes": gt_boxes["AP"],
                       "AP_gt_boxes_flip_test": gt_boxes_flip["AP"], "AP_detector_boxes": det_boxes["AP"],
                       "stats_gt_boxes": gt_boxes, "stats_detector_boxes": det_boxes},
