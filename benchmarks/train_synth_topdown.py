@@ -83,16 +83,13 @@ def cpu_seconds() -> float:
 
 def export(run: Path, name: str, path: Path) -> None:
     """The run's final weights (EMA where used) as float16, with the architecture overrides."""
-    from posekit.engine.checkpoint import read_checkpoint, save_checkpoint, weights_of
+    from posekit.engine.checkpoint import model_args_of, read_checkpoint, save_checkpoint, weights_of
 
     ckpt = read_checkpoint(run / "last.pt")
     state = {k: v.half() if v.is_floating_point() else v for k, v in weights_of(ckpt).items()}
-    if "config" in ckpt:  # a Trainer's checkpoint
-        model_args = ckpt["config"]["model_args"]
-        note = f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs"
-    else:  # exported before, e.g. the bundled detector linked into a run
-        model_args, note = ckpt["model_args"], ckpt["note"]
-    save_checkpoint(path, model=name, model_args=model_args, state_dict=state, note=note)
+    # An exported file (the bundled detector linked into a run) keeps its note.
+    note = ckpt.get("note") or f"trained by benchmarks/train_synth_topdown.py for {ckpt['epoch']} epochs"
+    save_checkpoint(path, model=name, model_args=model_args_of(ckpt), state_dict=state, note=note)
     print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

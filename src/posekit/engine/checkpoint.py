@@ -36,6 +36,12 @@ def weights_of(ckpt: dict) -> dict:
     return ckpt.get("ema_state_dict") or ckpt.get("state_dict") or ckpt
 
 
+def model_args_of(ckpt: dict) -> dict:
+    """The architecture overrides a posekit checkpoint records: exported files carry `model_args`,
+    the Trainer's carry the recipe's (`config.model_args`); none for foreign files."""
+    return ckpt.get("model_args") or (ckpt.get("config") or {}).get("model_args") or {}
+
+
 def _misfits(own: dict, state: dict) -> tuple[list[str], list[str]]:
     """Keys of `own` absent from `state`, and keys present with another shape."""
     missing = [k for k in own if k not in state]

@@ -16,7 +16,7 @@ import torch
 from posekit.core.poses import Poses
 from posekit.data import transforms as T
 from posekit.data.images import as_rgb_image
-from posekit.engine.checkpoint import load_weights, read_checkpoint
+from posekit.engine.checkpoint import load_weights, model_args_of, read_checkpoint
 from posekit.engine.weights import resolve_weights
 from posekit.models import create_model
 
@@ -184,7 +184,7 @@ def build_model(name: str, weights: str | None = None, **overrides):
     path = resolve_weights(weights) if weights else None
     if path is not None:
         ckpt = read_checkpoint(path)
-        overrides = {**(ckpt.get("model_args") or (ckpt.get("config") or {}).get("model_args") or {}), **overrides}
+        overrides = {**model_args_of(ckpt), **overrides}
     model = create_model(name, **overrides)
     if path is not None:
         load_weights(model, path, model_name=name)
