@@ -5,8 +5,10 @@
 
 For every labelled keypoint, the term OKS averages, exp(-d^2 / (2 s^2 k^2)) with s^2 the GT area and k
 twice the COCO sigma, split by visibility (v=2 visible, v=1 occluded but labelled); the mean OKS per
-person by size (sqrt(area) in px); and the share of people whose OKS rises by more than 0.05 when
-the prediction's left and right are swapped (left/right confusions).
+person by size (sqrt(area) in px) and by the share of its labelled keypoints that are occluded; the
+share of people whose OKS rises by more than 0.05 when the prediction's left and right are swapped
+(left/right confusions); and AP with the model's instance scores against AP with each prediction's
+own OKS as its score (what a perfect ranking of the same poses would give).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from common import header
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE_BINS = ((0, 32), (32, 64), (64, 96), (96, float("inf")))
+OCCLUDED_BINS = ((0, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.01))
 
 
 def oks_terms(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -33,6 +36,7 @@ def oks_terms(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.nd
 def analyse(model, data) -> dict:
     from posekit.engine.evaluation import predict_topdown, usable_gt_boxes
     from posekit.engine.pipeline import TopDownPipeline
+    from posekit.eval import evaluate
     from posekit.eval.cocoeval import pair_oks_values
 
     coco = data.coco
@@ -50,6 +54,8 @@ def analyse(model, data) -> dict:
     vis = gt[..., 2]
     labelled = vis > 0
     size = np.sqrt(areas)
+    occluded = (vis == 1).sum(1) / np.maximum(labelled.sum(1), 1)
+    ranked_by_oks = [r | {"score": float(o)} for r, o in zip(results, oks)]
     return {
         "people": int(len(rows)),
         "share_occluded": float((vis == 1).sum() / labelled.sum()),
@@ -59,7 +65,11 @@ def analyse(model, data) -> dict:
                       for k, name in enumerate(model.skeleton.keypoints)},
         "mean_oks_by_sqrt_area": {f"{lo}-{hi}": float(oks[(size >= lo) & (size < hi)].mean())
                                   for lo, hi in SIZE_BINS},
+        "mean_oks_by_occluded_share": {f"{lo}-{min(hi, 1)}": {"people": int(m.sum()), "mean_oks": float(oks[m].mean())}
+                                       for lo, hi in OCCLUDED_BINS if (m := (occluded >= lo) & (occluded < hi)).any()},
         "share_left_right_swapped": float((swapped > oks + 0.05).mean()),
+        "AP": evaluate(str(data.ann_file), results).stats["AP"],
+        "AP_ranked_by_true_oks": evaluate(str(data.ann_file), ranked_by_oks).stats["AP"],
     }
 
 
