@@ -2,6 +2,9 @@
 
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
         --set data.workers=0 batch_size=32 optimizer.lr=1e-3    # data-parallel (DEVELOPERS.md: AP 0.609)
+    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
+        --set data.workers=0 batch_size=32 optimizer.lr=1e-3 --set-pose "augment.scale=[1.0,1.0]"
+        # --set-heatmap / --set-pose override one stage only (this one: DEVELOPERS.md, AP 0.642)
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
     python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &
         # the bundled detector: --train det --budget-min 60 alone on 2 threads (DEVELOPERS.md)
@@ -99,7 +102,8 @@ PRETRAIN = ("cspnext-t-udp", "configs/synth/cspnext-t-udp.yaml")
 
 
 def train(which: str, budget_min: float, out: Path, overrides: list[str], pretrain_fraction: float,
-          reuse_pretrain: Path | None = None) -> None:
+          reuse_pretrain: Path | None = None, heatmap_overrides: tuple[str, ...] = (),
+          pose_overrides: tuple[str, ...] = ()) -> None:
     from posekit.engine import distributed
 
     distributed.init_from_env(torch.device("cpu"))
@@ -112,12 +116,13 @@ def train(which: str, budget_min: float, out: Path, overrides: list[str], pretra
                              f"directory of a finished run (runs/NAME/{PRETRAIN[0]})")
         pretrain = json.loads((stage / "summary.json").read_text())
     elif which == "pose" and pretrain_fraction > 0:
-        pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage, overrides)
+        pretrain = train_within(ROOT / PRETRAIN[1], budget_min * pretrain_fraction, stage,
+                                overrides + list(heatmap_overrides))
     if pretrain:
         gc.collect()  # the heatmap stage's image cache goes before the next stage fills its own
         overrides = overrides + [f"pretrained.checkpoint={stage / 'last.pt'}"]
         budget_min -= pretrain["train_minutes"]
-    summary = train_within(ROOT / recipe, budget_min, out / name, overrides)
+    summary = train_within(ROOT / recipe, budget_min, out / name, overrides + list(pose_overrides))
     if pretrain:
         summary["pretrain"] = pretrain
         summary["total_train_minutes"] = round(summary["train_minutes"] + pretrain["train_minutes"], 1)
@@ -174,15 +179,20 @@ def main() -> None:
     parser.add_argument("--results", default="train_synth_topdown", help="report file: benchmarks/results/NAME.json")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="recipe overrides, e.g. data.workers=1 (or smaller sets for smoke runs)")
+    parser.add_argument("--set-heatmap", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="with --train pose: overrides for the heatmap stage only (after --set)")
+    parser.add_argument("--set-pose", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="with --train pose: overrides for the RTMPose-t stage only (after --set)")
     args = parser.parse_args()
-    if args.reuse_pretrain and args.train != "pose":
-        parser.error("--reuse-pretrain goes with --train pose")
+    if (args.reuse_pretrain or args.set_heatmap or args.set_pose) and args.train != "pose":
+        parser.error("--reuse-pretrain, --set-heatmap and --set-pose go with --train pose")
     if args.threads:
         torch.set_num_threads(args.threads)
     info = header("synthetic benchmark: RTMPose-t + RTMDet-nano trained on CPU")
     out = Path(args.out)
     if args.train:
-        train(args.train, args.budget_min, out, args.set, args.pretrain_fraction, args.reuse_pretrain)
+        train(args.train, args.budget_min, out, args.set, args.pretrain_fraction, args.reuse_pretrain,
+              args.set_heatmap, args.set_pose)
     else:
         report(out, info, args.export, args.results)
 
