@@ -3,8 +3,9 @@
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
         --set data.workers=0 batch_size=32 optimizer.lr=1e-3    # data-parallel (DEVELOPERS.md: AP 0.609)
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
-        --set data.workers=0 batch_size=32 optimizer.lr=1e-3 --set-pose "augment.scale=[1.0,1.0]"
-        # --set-heatmap / --set-pose override one stage only (this one: DEVELOPERS.md, AP 0.642)
+        --pretrain-fraction 0.4 --set data.workers=0 batch_size=32 optimizer.lr=1e-3 \
+        data.train=runs/synth/train6k data.synth_images=6000 --set-pose "augment.scale=[1.0,1.0]"
+        # --set-heatmap / --set-pose override one stage only (this one, v19 in DEVELOPERS.md: AP 0.701)
     python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
     python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &
         # the bundled detector: --train det --budget-min 60 alone on 2 threads (DEVELOPERS.md)
