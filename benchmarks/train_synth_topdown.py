@@ -1,15 +1,11 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
-    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
-        --set data.workers=0 batch_size=32 optimizer.lr=1e-3    # data-parallel (DEVELOPERS.md: AP 0.609)
-    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30 \
-        --pretrain-fraction 0.4 --set data.workers=0 batch_size=32 optimizer.lr=1e-3 \
-        data.train=runs/synth/train6k data.synth_images=6000 --set-pose "augment.scale=[1.0,1.0]"
-        # --set-heatmap / --set-pose override one stage only (this one, v19 in DEVELOPERS.md: AP 0.701)
-    python benchmarks/train_synth_topdown.py --train pose --budget-min 30 --threads 1 &
-    python benchmarks/train_synth_topdown.py --train det --budget-min 60 --threads 1 &
-        # the bundled detector: --train det --budget-min 60 alone on 2 threads (DEVELOPERS.md)
-    wait; python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
+    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30
+        # the recipe: both stages data-parallel, one process per core (DEVELOPERS.md: AP 0.701)
+    torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --set seed=22 \
+        --set-pose "augment.scale=[0.75,1.25]"    # --set-heatmap / --set-pose override one stage only
+    python benchmarks/train_synth_topdown.py --train det --budget-min 60   # the bundled detector
+    python benchmarks/train_synth_topdown.py [--export]        # evaluate both, report
 
 Each run trains until its budget is spent (data generation is not counted) and its cosine
 schedule follows the clock down to the end of the budget, where it is validated once. The report
@@ -58,7 +54,7 @@ def train_within(recipe_path: Path, budget_min: float, out: Path, overrides: lis
     d = recipe.data
     with distributed.main_first():
         ensure_synthetic(d.train, d.synth_images, d.synth_seed, d.synth_size)
-        ensure_synthetic(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size)
+        ensure_synthetic(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size, "val")
     if budget_min > 0:  # else the recipe's own epochs (or time_budget_min) end the run
         recipe.time_budget_min = budget_min
     if distributed.is_main():
@@ -169,7 +165,7 @@ def main() -> None:
     parser.add_argument("--train", choices=sorted(RUNS), help="train one model (the two can run side by side "
                                                               "with --threads 1 each); without it: report")
     parser.add_argument("--budget-min", type=float, default=30.0)
-    parser.add_argument("--pretrain-fraction", type=float, default=0.5,
+    parser.add_argument("--pretrain-fraction", type=float, default=0.4,
                         help="share of the pose budget for the CSPNeXt-UDP heatmap stage (0: none)")
     parser.add_argument("--reuse-pretrain", type=Path, metavar="DIR",
                         help="with --train pose: start from this finished heatmap stage (e.g. "

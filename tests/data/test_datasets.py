@@ -106,3 +106,28 @@ def test_collate_pads_people_with_a_mask(synth):
     assert images.shape == (4, 3, 96, 96)
     assert t["boxes"].shape[:2] == (4, max(counts + [1])) and t["keypoints"].shape[2:] == (17, 2)
     assert t["mask"].sum(1).tolist() == counts
+
+
+def test_each_sample_knows_its_image(synth):
+    coco = synth.coco
+    ds = TopDownDataset(synth, (64, 48), SKELETONS["coco"])
+    ids = np.array([int(coco.images[i]["id"]) for i in ds.sample_images])
+    np.testing.assert_array_equal(ids, coco.ann_image_ids[ds.rows])
+    np.testing.assert_array_equal(DetectionDataset(synth, 64, SKELETONS["coco"]).sample_images, np.arange(6))
+
+
+def test_the_image_cache_holds_only_the_images_it_was_given(tmp_path, monkeypatch):
+    from posekit.data import datasets
+
+    generate(tmp_path, 6, seed=3, size=64, max_people=2)
+    data = CocoDirectory(tmp_path)
+    data.read.cache_only(np.array([0, 2, 4]))
+    for i in range(6):
+        np.testing.assert_array_equal(data.read(i), data.read(i))
+    assert sorted(data.read.cache) == [0, 2, 4]
+    # Whether the share fits is decided on the share: three 64x64 images fit where six would not.
+    monkeypatch.setattr(datasets, "CACHE_LIMIT_BYTES", 4 * 64 * 64 * 3)
+    data.read.cache_only(np.arange(6))
+    assert data.read.cache is None
+    data.read.cache_only(np.array([1, 3, 5]))
+    assert data.read.cache == {}

@@ -5,6 +5,7 @@ import os
 import socket
 import time
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -33,7 +34,8 @@ def _train(rank: int, world: int, port: int, recipe_file: str, out: str, overrid
     trainer.fit()
     torch.save({"initial": initial, "final": trainer.model.state_dict(), "step": trainer.step,
                 "batches": len(trainer.task.train_loader(0)),
-                "samples": len(trainer.task.dataset),
+                "samples": len(trainer.task.dataset), "cacheable": np.flatnonzero(trainer.task.train_data.read.cacheable).tolist(),
+                "cached": sorted(trainer.task.train_data.read.cache or {}),
                 "parameters": [name for name, _ in trainer.model.named_parameters()], "records": len(trainer.records)},
                f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
@@ -98,3 +100,26 @@ def test_one_process_needs_no_process_group():
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, torch.device("cpu")) is model
     assert distributed.reduce_float(2.5) == 2.5
+
+
+def test_sharded_images_go_to_one_process_each_and_every_process_takes_as_many_steps():
+    from posekit.engine.tasks import shard_order
+
+    sample_images = np.repeat(np.arange(7), [3, 1, 2, 4, 2, 3, 1])  # image 3 has four people, ...
+    orders = [shard_order(sample_images, rank, 2, seed=0, epoch=0) for rank in (0, 1)]
+    assert len(orders[0]) == len(orders[1]) == min(3 + 2 + 2 + 1, 1 + 4 + 3)  # even images: 8, odd: 8
+    for rank, order in enumerate(orders):
+        assert (sample_images[order] % 2 == rank).all() and len(set(order.tolist())) == len(order)
+    three = [shard_order(sample_images, rank, 3, seed=0, epoch=0) for rank in range(3)]
+    assert {len(o) for o in three} == {min(3 + 4 + 1, 1 + 2, 2 + 3)}  # images 0,3,6 / 1,4 / 2,5
+    assert not np.array_equal(shard_order(sample_images, 0, 2, 0, 1), orders[0]) or \
+        not np.array_equal(shard_order(sample_images, 0, 2, 0, 2), orders[0])  # reshuffled per epoch
+
+
+def test_sharded_training_splits_the_images_and_keeps_one_model(tmp_path, write_tiny_recipe):
+    out, (main, other) = _run_two(tmp_path, write_tiny_recipe, ["data.shard_images=true"])
+    assert sorted(main["cacheable"] + other["cacheable"]) == list(range(6))  # each image in one process
+    assert main["cached"] and set(main["cached"]) <= set(main["cacheable"])
+    assert main["batches"] == other["batches"] > 0 and main["step"] == other["step"]
+    for k in main["parameters"]:
+        assert torch.equal(main["final"][k], other["final"][k]), k

@@ -164,3 +164,24 @@ def test_freezing_a_submodule_the_model_lacks_is_refused(recipe_file, tmp_path):
 
     with pytest.raises(ConfigError, match="no submodule 'backbone.stage9'"):
         Trainer(load_recipe(recipe_file, [f"out={tmp_path}/x", "freeze=[backbone.stage9]"]), quiet=True)
+
+
+def test_a_synthetic_set_of_another_size_is_refused_and_a_users_set_is_left_alone(tmp_path):
+    from posekit.core.errors import ConfigError
+    from posekit.engine.tasks import ensure_synthetic
+
+    root = tmp_path / "train"
+    ensure_synthetic(str(root), 3, 0, 64)
+    annotations = root / "annotations.json"
+    made = annotations.read_text()
+    assert len(json.loads(made)["images"]) == 3
+    ensure_synthetic(str(root), 3, 0, 64)  # the same set: kept as it is
+    assert annotations.read_text() == made
+    for images, seed, size in ((4, 0, 64), (3, 1, 64), (3, 0, 96)):
+        with pytest.raises(ConfigError, match=r"holds a synthetic set of 3 images .* set data.train"):
+            ensure_synthetic(str(root), images, seed, size)
+    data = json.loads(made)
+    del data["info"]
+    annotations.write_text(json.dumps(data))
+    ensure_synthetic(str(root), 4, 0, 64)  # not made by the generator: the user's to size
+    assert json.loads(annotations.read_text()) == data

@@ -52,10 +52,17 @@ class _ImageStore:
 
     def __init__(self, paths: list[Path], sizes: list[tuple[int, int]]):
         self.paths = paths
-        self.cache = {} if sum(h * w * 3 for h, w in sizes) < CACHE_LIMIT_BYTES else None
+        self.nbytes = np.array([h * w * 3 for h, w in sizes], dtype=np.int64).reshape(-1)
+        self.cache_only(np.arange(len(paths)))
+
+    def cache_only(self, indices: np.ndarray) -> None:
+        """Cache only these images (the ones this process reads), if together they fit."""
+        self.cacheable = np.zeros(len(self.paths), bool)
+        self.cacheable[indices] = True
+        self.cache = {} if self.nbytes[self.cacheable].sum() < CACHE_LIMIT_BYTES else None
 
     def __call__(self, i: int) -> np.ndarray:
-        if self.cache is None:
+        if self.cache is None or not self.cacheable[i]:
             return read_image(self.paths[i])
         if i not in self.cache:
             self.cache[i] = read_image(self.paths[i])
@@ -68,9 +75,15 @@ class CocoDirectory:
     def __init__(self, root: str | Path, num_keypoints: int | None = None):
         self.ann_file = find_annotations(root)
         self.coco: CocoKeypoints = load_coco(self.ann_file, num_keypoints)
-        self.image_index = {int(im["id"]): i for i, im in enumerate(self.coco.images)}
+        ids = np.array([int(im["id"]) for im in self.coco.images], dtype=np.int64)
+        self._id_order = np.argsort(ids, kind="stable")
+        self._sorted_ids = ids[self._id_order]
         paths = [image_path(self.ann_file, im) for im in self.coco.images]
         self.read = _ImageStore(paths, [(im.get("height", 640), im.get("width", 640)) for im in self.coco.images])
+
+    def image_indices(self, image_ids: np.ndarray) -> np.ndarray:
+        """Positions in coco.images of these image ids (every one must be there)."""
+        return self._id_order[np.searchsorted(self._sorted_ids, np.asarray(image_ids, dtype=np.int64))]
 
 
 class TopDownDataset(torch.utils.data.Dataset):
@@ -89,6 +102,7 @@ class TopDownDataset(torch.utils.data.Dataset):
                              f"model expects {skeleton.num_keypoints}: pick the matching skeleton/model")
         usable = ~coco.iscrowd & (coco.num_keypoints > 0) & (coco.bboxes[:, 2] > 0) & (coco.bboxes[:, 3] > 0)
         self.rows = np.flatnonzero(usable)
+        self.sample_images = data.image_indices(coco.ann_image_ids[self.rows])
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -100,7 +114,7 @@ class TopDownDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         coco = self.data.coco
         row = self.rows[i]
-        image = self.data.read(self.data.image_index[int(coco.ann_image_ids[row])])
+        image = self.data.read(int(self.sample_images[i]))
         h_in, w_in = self.input_size
         box = xywh_to_xyxy(coco.bboxes[row:row + 1])
         center, scale = T.box_to_center_scale(box, aspect_ratio=w_in / h_in)
@@ -140,6 +154,7 @@ class DetectionDataset(torch.utils.data.Dataset):
 
     def __init__(self, data: CocoDirectory, size: int, skeleton: Skeleton, augment=None, seed: int = 0):
         self.data, self.size, self.skeleton, self.augment, self.seed = data, size, skeleton, augment, seed
+        self.sample_images = np.arange(len(data.coco.images))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

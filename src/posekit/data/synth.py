@@ -639,6 +639,9 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+DESCRIPTION = "posekit synthetic multi-person poses"  # annotations.json's info.description
+
+
 def image_name(index: int) -> str:
     return f"{index:06d}.jpg"
 
@@ -686,7 +689,7 @@ def generate(out_dir: str | Path, num_images: int, seed: int = 0, size: int = 64
                      np.concatenate([r[1] for r in results]) if results else np.zeros((0, 4)),
                      np.concatenate([r[2] for r in results]) if results else np.zeros(0),
                      np.repeat(np.arange(1, num_images + 1), counts), skel)
-    data["info"] = {"description": "posekit synthetic multi-person poses", "seed": int(seed),
+    data["info"] = {"description": DESCRIPTION, "seed": int(seed),
                     "size": int(size), "max_people": int(max_people)}
     write_coco(target, data)
     return target

@@ -30,6 +30,7 @@ class DataConfig:
     synth_val_images: int = 0
     synth_seed: int = 0
     synth_size: int = 640
+    shard_images: bool = False     # under torchrun: image i only in process i % world, which caches only its share
 
 
 @dataclass

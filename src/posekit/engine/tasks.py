@@ -7,8 +7,10 @@ trains whole-image pose models and validates with keypoint AP.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from posekit.core.errors import ConfigError
@@ -17,18 +19,35 @@ from posekit.engine import distributed
 from posekit.engine.recipe import Recipe
 
 
-def ensure_synthetic(root: str, images: int, seed: int, size: int) -> None:
-    """Generate a synthetic set at `root` when a recipe asks for one and it is not there yet."""
-    if images > 0 and not (Path(root) / "annotations.json").is_file():
-        from posekit.data.synth import generate
+def ensure_synthetic(root: str, images: int, seed: int, size: int, what: str = "train") -> None:
+    """Generate a synthetic set at `root` (the recipe's data.`what`) when the recipe asks for one and
+    it is not there yet; a synthetic set already there must be the one it asks for."""
+    if images <= 0:
+        return
+    from posekit.data import synth
 
-        generate(root, images, seed=seed, size=size)
+    annotations = Path(root) / "annotations.json"
+    if not annotations.is_file():
+        synth.generate(root, images, seed=seed, size=size)
+        return
+    try:
+        data = json.loads(annotations.read_text())
+    except (OSError, ValueError):
+        return  # CocoDirectory reports the malformed file
+    info = data.get("info") if isinstance(data, dict) else None
+    if not isinstance(info, dict) or info.get("description") != synth.DESCRIPTION:
+        return  # a set the user made: theirs to size
+    found = (len(data.get("images") or []), info.get("seed"), info.get("size"))
+    if found != (images, seed, size):
+        raise ConfigError(f"{root} holds a synthetic set of {found[0]} images (seed {found[1]}, size {found[2]}) but "
+                          f"the recipe asks for {images} (seed {seed}, size {size}): delete {root} to make it "
+                          f"anew, or set data.{what} to another directory")
 
 
 def _open(root: str, images: int, seed: int, size: int, what: str) -> CocoDirectory:
     if not root:
         raise ConfigError(f"the recipe has no data.{what}: set it to a COCO-format directory")
-    ensure_synthetic(root, images, seed, size)
+    ensure_synthetic(root, images, seed, size, what)
     return CocoDirectory(root)
 
 
@@ -42,9 +61,16 @@ class _Task:
         self.train_data = _open(d.train, d.synth_images, d.synth_seed, d.synth_size, "train")
         self.val_data = _open(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size, "val") if d.val else None
         self.dataset = self.make_dataset()
+        if self.sharded:
+            images = np.arange(len(self.train_data.coco.images))
+            self.train_data.read.cache_only(images[images % distributed.world_size() == distributed.rank()])
         if self.train_data.read.cache is not None and d.workers > 0:
-            for i in range(len(self.train_data.coco.images)):  # decode once, before workers fork
-                self.train_data.read(i)
+            for i in np.flatnonzero(self.train_data.read.cacheable):  # decode once, before workers fork
+                self.train_data.read(int(i))
+
+    @property
+    def sharded(self) -> bool:
+        return self.recipe.data.shard_images and distributed.world_size() > 1
 
     @property
     def can_evaluate(self) -> bool:
@@ -52,7 +78,7 @@ class _Task:
 
     def train_loader(self, epoch: int) -> torch.utils.data.DataLoader:
         """This process's batches of `epoch`; under torchrun each process gets its own share of a
-        shuffle that all of them agree on."""
+        shuffle that all of them agree on, or with data.shard_images its own images, shuffled."""
         self.dataset.set_epoch(epoch)
         if len(self.dataset) < self.recipe.batch_size:
             raise ConfigError(f"{len(self.dataset)} training samples are fewer than batch_size "
@@ -60,13 +86,28 @@ class _Task:
         batch_size = distributed.per_process_batch(self.recipe.batch_size)
         generator = torch.Generator().manual_seed(self.recipe.seed * 100003 + epoch)
         sampler = None
-        if distributed.world_size() > 1:
+        if self.sharded:
+            sampler = shard_order(self.dataset.sample_images, distributed.rank(), distributed.world_size(),
+                                  self.recipe.seed, epoch).tolist()
+            if len(sampler) < batch_size:
+                raise ConfigError(f"a process's shard has {len(sampler)} training samples, fewer than its "
+                                  f"batch of {batch_size}: lower batch_size, add data or set data.shard_images=false")
+        elif distributed.world_size() > 1:
             sampler = torch.utils.data.DistributedSampler(self.dataset, shuffle=True, drop_last=True,
                                                           seed=self.recipe.seed * 100003)
             sampler.set_epoch(epoch)
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
             generator=generator, num_workers=self.recipe.data.workers, collate_fn=self.collate)
+
+
+def shard_order(sample_images: np.ndarray, rank: int, world: int, seed: int, epoch: int) -> np.ndarray:
+    """Process `rank`'s samples for `epoch` when the images are sharded: those of the images i with
+    i % world == rank, shuffled, cut to the smallest shard's count so that every process takes the
+    same number of steps (an uneven count would leave one waiting in the gradient all-reduce)."""
+    shards = np.asarray(sample_images) % world
+    count = np.bincount(shards, minlength=world).min()
+    return np.random.default_rng([seed, epoch, rank]).permutation(np.flatnonzero(shards == rank))[:count]
 
 
 class TopDownTask(_Task):
