@@ -1,7 +1,7 @@
 """Train RTMPose-t and RTMDet-nano on the synthetic benchmark for fixed CPU budgets; report AP.
 
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --budget-min 30
-        # the recipe: both stages data-parallel, one process per core (AP 0.7006 / 0.6996)
+        # the recipe: both stages data-parallel, one process per core (AP 0.69-0.70)
     torchrun --nproc-per-node 2 benchmarks/train_synth_topdown.py --train pose --set seed=22 \
         --set-pose "augment.scale=[0.75,1.25]"    # --set-heatmap / --set-pose override one stage only
     python benchmarks/train_synth_topdown.py --train det --budget-min 60   # the bundled detector
