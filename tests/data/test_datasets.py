@@ -123,7 +123,7 @@ def test_the_image_cache_holds_only_the_images_it_was_given(tmp_path, monkeypatc
     data = CocoDirectory(tmp_path)
     data.read.cache_only(np.array([0, 2, 4]))
     for i in range(6):
-        np.testing.assert_array_equal(data.read(i), data.read(i))
+        data.read(i)
     assert sorted(data.read.cache) == [0, 2, 4]
     # Whether the share fits is decided on the share: three 64x64 images fit where six would not.
     monkeypatch.setattr(datasets, "CACHE_LIMIT_BYTES", 4 * 64 * 64 * 3)

@@ -61,9 +61,9 @@ class _Task:
         self.train_data = _open(d.train, d.synth_images, d.synth_seed, d.synth_size, "train")
         self.val_data = _open(d.val, d.synth_val_images, d.synth_seed + 1, d.synth_size, "val") if d.val else None
         self.dataset = self.make_dataset()
-        if self.sharded:
+        if self.sharded:  # this process reads only its shard (shard_order)
             images = np.arange(len(self.train_data.coco.images))
-            self.train_data.read.cache_only(images[images % distributed.world_size() == distributed.rank()])
+            self.train_data.read.cache_only(images[distributed.rank()::distributed.world_size()])
         if self.train_data.read.cache is not None and d.workers > 0:
             for i in np.flatnonzero(self.train_data.read.cacheable):  # decode once, before workers fork
                 self.train_data.read(int(i))
