@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from posekit.core.errors import ConfigError
-from posekit.nn.conv import ConvModule, DepthwiseSeparableConvModule
-from posekit.nn.cspnext import CSPLayer, CSPNeXt, SPPBottleneck
+from posekit.nn.conv import ConvModule, DepthwiseConv2d, DepthwiseSeparableConvModule
+from posekit.nn.cspnext import ChannelAttention, CSPLayer, CSPNeXt, SPPBottleneck
 from posekit.nn.gau import RTMCCBlock, ScaleNorm
 
 
@@ -24,6 +24,43 @@ def test_depthwise_separable_layout_and_stride():
     assert module.depthwise_conv.conv.weight.shape == (6, 1, 5, 5)
     assert module.pointwise_conv.conv.weight.shape == (10, 6, 1, 1)
     assert module(torch.zeros(1, 6, 16, 12)).shape == (1, 10, 8, 6)
+
+
+@pytest.mark.parametrize("bias, stride", [(False, 1), (True, 2)])
+def test_depthwise_conv_under_bf16_autocast_takes_float32_weight_gradients(bias, stride):
+    torch.manual_seed(0)
+    fast = ConvModule(8, 8, 5, stride=stride, groups=8, bias=bias, norm=False, act=None).conv
+    plain = torch.nn.Conv2d(8, 8, 5, stride, 2, groups=8, bias=bias)
+    plain.load_state_dict(fast.state_dict())
+    assert isinstance(fast, DepthwiseConv2d) and type(ConvModule(8, 16, 3).conv) is torch.nn.Conv2d
+    x = torch.randn(2, 8, 13, 11).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    out_size = (13 + stride - 1) // stride, (11 + stride - 1) // stride
+    grad_out = torch.randn(2, 8, *out_size).to(torch.bfloat16).float()  # the same values in both dtypes
+    results = []
+    for conv, dtype in ((fast, torch.bfloat16), (plain, torch.float32)):
+        inputs = x.detach().to(dtype).requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            out = conv(inputs)
+        out.backward(grad_out.to(out.dtype))
+        results.append((out.float(), inputs.grad.float(), conv.weight.grad, conv.bias.grad if bias else None))
+    (out, grad_x, grad_w, grad_b), (ref_out, ref_grad_x, ref_grad_w, ref_grad_b) = results
+    assert out.dtype == torch.float32 and grad_w.dtype == torch.float32
+    torch.testing.assert_close(out, ref_out, rtol=0.02, atol=0.02)
+    torch.testing.assert_close(grad_x, ref_grad_x, rtol=0.02, atol=0.02)
+    # The weight gradient is float32 arithmetic on the same bfloat16 values: float32-close.
+    torch.testing.assert_close(grad_w, ref_grad_w, rtol=1e-5, atol=1e-5)
+    if bias:
+        torch.testing.assert_close(grad_b, ref_grad_b, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # inference and float32 training take nn.Conv2d's own path
+        torch.testing.assert_close(fast(x.float()), plain(x.float()))
+
+
+def test_channel_attention_pools_in_float32_without_overflow():
+    attention = ChannelAttention(4)
+    x = torch.full((1, 4, 64, 64), 60000.0)
+    expected = x * attention.act(attention.fc(x.mean((2, 3), keepdim=True)))
+    torch.testing.assert_close(attention(x), expected)
+    assert torch.isfinite(attention.half()(x.half())).all()  # a float16 sum of 4,096 values of 6e4 overflows
 
 
 def test_unknown_activation_is_a_config_error():

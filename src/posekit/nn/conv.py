@@ -10,6 +10,8 @@ Every block that builds convs (CSP layers, necks, heads) forwards `**conv_kwargs
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from posekit.core.errors import ConfigError
@@ -36,6 +38,51 @@ def make_activation(act: str | nn.Module | None) -> nn.Module:
     return ACTIVATIONS[act]()
 
 
+class _DepthwiseConvFloat32WeightGrad(torch.autograd.Function):
+    """A depthwise conv whose weight gradient is computed in float32 from bfloat16 activations.
+
+    On CPU, oneDNN's bfloat16 weight gradient of a depthwise conv runs 2-2.5x slower than the float32
+    one (the input gradient and the forward are fast in both): 20.4 against 8.9 ms for RTMPose-t's
+    24-channel 5x5 conv at 64x48, batch 16, one thread (benchmarks/bench_train_step.py notes).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.conv_args = (stride, padding, dilation, groups)
+        ctx.has_bias = bias is not None
+        return F.conv2d(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype),
+                        stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conv_args
+        backward = torch.ops.aten.convolution_backward
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = backward(grad, x, weight.to(x.dtype), None, stride, padding, dilation, False, [0, 0],
+                              groups, [True, False, False])[0]
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            _, grad_w, grad_b = backward(grad.float(), x.float(), weight.float(), [weight.shape[0]] if ctx.has_bias
+                                         else None, stride, padding, dilation, False, [0, 0], groups,
+                                         [False, ctx.needs_input_grad[1], ctx.needs_input_grad[2]])
+            grad_w = None if grad_w is None else grad_w.to(weight.dtype)
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """nn.Conv2d with groups == in_channels == out_channels (same parameters and state-dict keys) that
+    trains faster under CPU bfloat16 autocast; any other use is plain nn.Conv2d."""
+
+    def _conv_forward(self, x, weight, bias):
+        if (x.dtype == torch.bfloat16 and x.device.type == "cpu" and torch.is_grad_enabled()
+                and weight.requires_grad and self.padding_mode == "zeros" and not isinstance(self.padding, str)):
+            return _DepthwiseConvFloat32WeightGrad.apply(x, weight, bias, self.stride, self.padding,
+                                                        self.dilation, self.groups)
+        return super()._conv_forward(x, weight, bias)
+
+
 class ConvModule(nn.Module):
     """Conv2d -> BatchNorm2d -> activation (mmcv `ConvModule` layout: children `conv`, `bn`, `act`).
 
@@ -51,8 +98,10 @@ class ConvModule(nn.Module):
         super().__init__()
         if padding is None:
             padding = dilation * (kernel_size - 1) // 2
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                              bias=not norm if bias is None else bias)
+        depthwise = 1 < groups == in_channels == out_channels
+        self.conv = (DepthwiseConv2d if depthwise else nn.Conv2d)(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias=not norm if bias is None else bias)
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if norm else nn.Identity()
         self.act = make_activation(act)
 

@@ -38,13 +38,12 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Conv2d(channels, channels, 1, bias=True)
         self.act = nn.Hardsigmoid()
 
     def forward(self, x):
-        # The mean runs in float32: a half-precision sum over H*W can overflow.
-        pooled = self.global_avgpool(x.float()).to(x.dtype)  # (B, C, 1, 1)
+        # The mean accumulates in float32 (a float16 sum over H*W can overflow) without a float32 copy of x.
+        pooled = (x.sum((2, 3), keepdim=True, dtype=torch.float32) / (x.shape[2] * x.shape[3])).to(x.dtype)
         return x * self.act(self.fc(pooled))
 
 
