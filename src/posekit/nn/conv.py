@@ -41,9 +41,10 @@ def make_activation(act: str | nn.Module | None) -> nn.Module:
 class _DepthwiseConvFloat32WeightGrad(torch.autograd.Function):
     """A depthwise conv whose weight gradient is computed in float32 from bfloat16 activations.
 
-    On CPU, oneDNN's bfloat16 weight gradient of a depthwise conv runs 2-2.5x slower than the float32
-    one (the input gradient and the forward are fast in both): 20.4 against 8.9 ms for RTMPose-t's
-    24-channel 5x5 conv at 64x48, batch 16, one thread (benchmarks/bench_train_step.py notes).
+    On CPU, oneDNN's bfloat16 weight gradient of a depthwise conv runs about 2x slower than the float32
+    one, while the forward and the input gradient are fast in both: 20.4 against 8.9 ms for RTMPose-t's
+    24-channel 5x5 conv at 64x48, batch 16, one thread (AMD EPYC, ad hoc). Whole training steps:
+    `benchmarks/bench_train_step.py --arms depthwise`.
     """
 
     @staticmethod
