@@ -7,7 +7,8 @@ layout and with NHWC weights and images (`channels_last: true`), on CPU; on CUDA
         --repeats 8 --results train_step_layout_onestage
     python benchmarks/bench_train_step.py --device cuda --set data.train=runs/synth/train64 data.synth_images=64 \
         batch_size=128 --results train_step_layout_cuda_b128
-    python benchmarks/bench_train_step.py --arms depthwise --threads 1 --repeats 20 --results train_step_depthwise_grad
+    python benchmarks/bench_train_step.py --arms depthwise --threads 1 --repeats 12 --set batch_size=16 \
+        data.train=benchmarks/runs/synth/train6k data.val=benchmarks/runs/synth/val --results train_step_depthwise_grad
 
 For each recipe, one Trainer per arm (same seed) runs `Trainer.train_step` on the same batch from
 the recipe's own loader, the arms in turn after a warm-up; reports the median seconds per step of

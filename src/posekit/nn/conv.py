@@ -43,32 +43,33 @@ class _DepthwiseConvFloat32WeightGrad(torch.autograd.Function):
 
     On CPU, oneDNN's bfloat16 weight gradient of a depthwise conv runs about 2x slower than the float32
     one, while the forward and the input gradient are fast in both: 20.4 against 8.9 ms for RTMPose-t's
-    24-channel 5x5 conv at 64x48, batch 16, one thread (AMD EPYC, ad hoc). Whole training steps:
-    `benchmarks/bench_train_step.py --arms depthwise`.
+    24-channel 5x5 conv at 64x48, batch 16, one thread (AMD EPYC, ad hoc). A whole RTMPose-t training
+    step: 1.075x (`benchmarks/bench_train_step.py --arms depthwise`, train_step_depthwise_grad.json).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        ctx.save_for_backward(x, weight)
+        weight_low = weight.to(x.dtype)
+        ctx.save_for_backward(x, weight_low)
         ctx.conv_args = (stride, padding, dilation, groups)
-        ctx.has_bias = bias is not None
-        return F.conv2d(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype),
-                        stride, padding, dilation, groups)
+        ctx.has_bias, ctx.weight_dtype = bias is not None, weight.dtype
+        return F.conv2d(x, weight_low, None if bias is None else bias.to(x.dtype), stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight_low = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.conv_args
         backward = torch.ops.aten.convolution_backward
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = backward(grad, x, weight.to(x.dtype), None, stride, padding, dilation, False, [0, 0],
+            grad_x = backward(grad, x, weight_low, None, stride, padding, dilation, False, [0, 0],
                               groups, [True, False, False])[0]
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            _, grad_w, grad_b = backward(grad.float(), x.float(), weight.float(), [weight.shape[0]] if ctx.has_bias
-                                         else None, stride, padding, dilation, False, [0, 0], groups,
+            bias_sizes = [weight_low.shape[0]] if ctx.has_bias else None
+            _, grad_w, grad_b = backward(grad.float(), x.float(), weight_low.float(), bias_sizes, stride, padding,
+                                         dilation, False, [0, 0], groups,
                                          [False, ctx.needs_input_grad[1], ctx.needs_input_grad[2]])
-            grad_w = None if grad_w is None else grad_w.to(weight.dtype)
+            grad_w = None if grad_w is None else grad_w.to(ctx.weight_dtype)
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
